@@ -1,0 +1,2 @@
+//! The tour of ha-core (filled in below as the crate grows).
+fn main() {}

@@ -1,0 +1,13 @@
+//! # ha-core — the shared vocabulary of ha
+//!
+//! Every other ha crate builds on the types and tools here.
+
+mod clock;
+mod error;
+mod health;
+mod node;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use health::Health;
+pub use node::{Node, NodeId};

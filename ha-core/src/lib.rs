@@ -6,8 +6,10 @@ mod clock;
 mod error;
 mod health;
 mod node;
+mod severity;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use health::Health;
 pub use node::{Node, NodeId};
+pub use severity::Severity;

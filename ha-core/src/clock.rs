@@ -82,7 +82,11 @@ impl ManualClock {
             .elapsed_nanos
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 let next = current.saturating_add(by);
-                if self.origin.checked_add(Duration::from_nanos(next)).is_some() {
+                if self
+                    .origin
+                    .checked_add(Duration::from_nanos(next))
+                    .is_some()
+                {
                     Some(next)
                 } else {
                     Some(current)

@@ -7,9 +7,13 @@ mod error;
 mod health;
 mod node;
 mod severity;
+mod stats;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use health::Health;
 pub use node::{Node, NodeId};
 pub use severity::Severity;
+pub use stats::{
+    Ewma, QuantileSketch, QuantileSketchConfig, Quantiles, SlidingWindow, SlidingWindowConfig,
+};

@@ -2,16 +2,22 @@
 //!
 //! Every other ha crate builds on the types and tools here.
 
+mod aggregation;
 mod clock;
 mod error;
 mod health;
+mod health_check;
 mod node;
 mod severity;
 mod stats;
 
+pub use aggregation::{AggregationConfig, Component, HealthAggregator, HealthSummary};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use health::Health;
+pub use health_check::{
+    CheckOutcome, CheckVerdict, HealthCheck, HealthCheckConfig, HealthTransition,
+};
 pub use node::{Node, NodeId};
 pub use severity::Severity;
 pub use stats::{

@@ -1,0 +1,115 @@
+//! Properties of the health-check state machine and of health aggregation.
+
+use std::time::{Duration, Instant};
+
+use ha_core::{
+    AggregationConfig, CheckOutcome, CheckVerdict, Component, Health, HealthAggregator,
+    HealthCheck, HealthCheckConfig,
+};
+use proptest::prelude::*;
+
+fn outcome() -> impl Strategy<Value = (CheckOutcome, u64)> {
+    (
+        prop::sample::select(vec![
+            CheckOutcome::Success,
+            CheckOutcome::Failure,
+            CheckOutcome::Timeout,
+        ]),
+        // Latencies around the 400 ms degraded bound and the 1 s timeout.
+        prop::sample::select(vec![5, 399, 401, 900, 1000, 1001, 3000]),
+    )
+}
+
+fn health() -> impl Strategy<Value = Health> {
+    prop::sample::select(vec![
+        Health::Healthy,
+        Health::Unknown,
+        Health::Degraded,
+        Health::Unhealthy,
+    ])
+}
+
+fn all_of(tail: &[CheckVerdict], n: u32, ok: impl Fn(CheckVerdict) -> bool) -> bool {
+    tail.len() >= n as usize && tail[tail.len() - n as usize..].iter().all(|&v| ok(v))
+}
+
+proptest! {
+    #[test]
+    fn health_changes_only_after_the_configured_run_of_outcomes(
+        outcomes in prop::collection::vec(outcome(), 0..200),
+        unhealthy_threshold in 1u32..5,
+        healthy_threshold in 1u32..5,
+    ) {
+        let config = HealthCheckConfig {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            unhealthy_threshold,
+            healthy_threshold,
+            degraded_latency: Some(Duration::from_millis(400)),
+        };
+        let mut check = HealthCheck::new(config).unwrap();
+        let mut now = Instant::now();
+        let mut verdicts = Vec::new();
+        for (outcome, ms) in outcomes {
+            now += Duration::from_secs(2);
+            let latency = Duration::from_millis(ms);
+            let verdict = check.verdict(outcome, latency);
+            verdicts.push(verdict);
+            let before = check.health();
+            let change = check.record(outcome, latency, now);
+            let after = check.health();
+            prop_assert_eq!(change.is_some(), before != after);
+            let fails = all_of(&verdicts, unhealthy_threshold, |v| v == CheckVerdict::Fail);
+            let successes = all_of(&verdicts, healthy_threshold, |v| v != CheckVerdict::Fail);
+            let passes = all_of(&verdicts, healthy_threshold, |v| v == CheckVerdict::Pass);
+            let slows = all_of(&verdicts, unhealthy_threshold, |v| v == CheckVerdict::Slow);
+            // Safety: every change is justified by a full run ending now.
+            if before != after {
+                let justified = match (before, after) {
+                    (_, Health::Unhealthy) => fails,
+                    (Health::Unknown | Health::Unhealthy, Health::Healthy) => successes && verdict == CheckVerdict::Pass,
+                    (Health::Unknown | Health::Unhealthy, Health::Degraded) => successes && verdict == CheckVerdict::Slow,
+                    (Health::Healthy, Health::Degraded) => slows,
+                    (Health::Degraded, Health::Healthy) => passes,
+                    _ => false,
+                };
+                prop_assert!(justified, "{:?} -> {:?} after {:?}", before, after, verdicts);
+            }
+            // Liveness: a full run always takes effect.
+            if fails {
+                prop_assert_eq!(after, Health::Unhealthy);
+            }
+            if passes {
+                prop_assert_eq!(after, Health::Healthy);
+            }
+            prop_assert_eq!(check.next_check_due(), Some(now - latency + Duration::from_secs(2)));
+        }
+    }
+
+    #[test]
+    fn aggregation_is_monotone_turning_a_component_worse_never_makes_the_whole_better(
+        components in prop::collection::vec((health(), any::<bool>()), 1..40),
+        pick in any::<prop::sample::Index>(),
+        worse in health(),
+        unhealthy_above in 0.0f64..=1.0,
+        degraded_share in 0.0f64..=1.0,
+        any_unhealthy in any::<bool>(),
+    ) {
+        let aggregator = HealthAggregator::new(AggregationConfig {
+            unhealthy_above_ratio: unhealthy_above,
+            degraded_above_ratio: unhealthy_above * degraded_share,
+            degraded_on_any_unhealthy: any_unhealthy,
+        })
+        .unwrap();
+        let mut fleet: Vec<Component> = components
+            .iter()
+            .map(|&(health, critical)| Component { health, critical })
+            .collect();
+        let before = aggregator.aggregate(fleet.iter().copied()).health;
+        let i = pick.index(fleet.len());
+        prop_assume!(worse > fleet[i].health);
+        fleet[i].health = worse;
+        let after = aggregator.aggregate(fleet.iter().copied()).health;
+        prop_assert!(after >= before, "{:?} became {:?}", before, after);
+    }
+}

@@ -150,6 +150,9 @@ mod tests {
         let dynamic: Arc<dyn Clock> = clock.clone();
         clock.advance(Duration::from_secs(1));
         assert_eq!(dynamic.now(), clock.now());
-        assert_eq!((&*clock).now(), clock.now());
+        fn read(clock: impl Clock) -> Instant {
+            clock.now()
+        }
+        assert_eq!(read(&*clock), clock.now());
     }
 }

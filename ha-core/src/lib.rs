@@ -2,12 +2,16 @@
 //!
 //! Every other ha crate builds on the types and tools here.
 
+mod alert;
 mod clock;
 mod error;
 mod health;
 mod node;
 mod severity;
 
+pub use alert::{
+    Alert, AlertKind, AlertRule, AlertSet, AlertState, AlertTransition, Comparison, metric,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use health::Health;

@@ -99,6 +99,12 @@ pub enum Error {
     /// A calendar month outside 1..=12.
     #[error("month must be in 1..=12, got {0}")]
     InvalidMonth(u8),
+    /// A name or other text that must not be empty was empty.
+    #[error("{name} must not be empty")]
+    Empty {
+        /// The setting or argument.
+        name: &'static str,
+    },
 }
 
 /// `Result` with ha-core's [`Error`].

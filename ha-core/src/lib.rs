@@ -3,6 +3,7 @@
 //! Every other ha crate builds on the types and tools here.
 
 mod aggregation;
+mod alert;
 mod clock;
 mod error;
 mod health;
@@ -12,6 +13,9 @@ mod severity;
 mod stats;
 
 pub use aggregation::{AggregationConfig, Component, HealthAggregator, HealthSummary};
+pub use alert::{
+    Alert, AlertKind, AlertRule, AlertSet, AlertState, AlertTransition, Comparison, metric,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use health::Health;

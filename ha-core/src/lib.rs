@@ -74,6 +74,7 @@ mod health;
 mod health_check;
 mod node;
 mod severity;
+pub mod slo;
 mod stats;
 
 pub use aggregation::{AggregationConfig, Component, HealthAggregator, HealthSummary};
@@ -88,6 +89,7 @@ pub use health_check::{
 };
 pub use node::{Node, NodeId};
 pub use severity::Severity;
+pub use slo::{BurnRateAlert, BurnRatePolicy, BurnRateRule, ErrorBudget, EventCounts};
 pub use stats::{
     Ewma, QuantileSketch, QuantileSketchConfig, Quantiles, SlidingWindow, SlidingWindowConfig,
 };

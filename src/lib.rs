@@ -40,3 +40,8 @@ pub use ha_replication as replication;
 pub use ha_scale as scale;
 #[cfg(feature = "shard")]
 pub use ha_shard as shard;
+
+/// The README's examples, compiled and run as doctests so they never go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

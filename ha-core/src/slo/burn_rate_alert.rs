@@ -140,7 +140,7 @@ impl Default for BurnRatePolicy {
 
 impl BurnRatePolicy {
     /// The parameters the SRE workbook recommends as a starting point (chapter 5, "Alerting on
-    /// SLOs", table 5-8), for a 30-day SLO window:
+    /// SLOs", section "Multiwindow, Multi-Burn-Rate Alerts"), for a 30-day SLO window:
     ///
     /// | budget spent | long window | short window | burn rate | severity |
     /// |---|---|---|---|---|

@@ -53,7 +53,7 @@ impl Ewma {
     /// An average with time constant `tau`: a sample's weight falls to `1/e` after `tau`.
     ///
     /// # Errors
-    /// [`Error::Zero`] if `tau` is zero.
+    /// [`Error::Zero`](crate::Error::Zero) if `tau` is zero.
     pub fn with_time_constant(tau: Duration) -> Result<Ewma> {
         let tau = non_zero_duration("ewma time constant", tau)?;
         Ok(Ewma {
@@ -65,7 +65,7 @@ impl Ewma {
     /// An average whose samples lose half their weight every `half_life`.
     ///
     /// # Errors
-    /// [`Error::Zero`] if `half_life` is zero.
+    /// [`Error::Zero`](crate::Error::Zero) if `half_life` is zero.
     pub fn with_half_life(half_life: Duration) -> Result<Ewma> {
         let half_life = non_zero_duration("ewma half-life", half_life)?;
         Ok(Ewma {
@@ -77,7 +77,8 @@ impl Ewma {
     /// Takes in `value`, observed at `now`.
     ///
     /// # Errors
-    /// [`Error::NotFinite`] if `value` is NaN or infinite; the average is unchanged.
+    /// [`Error::NotFinite`](crate::Error::NotFinite) if `value` is NaN or infinite; the average
+    /// is unchanged.
     pub fn record(&mut self, value: f64, now: Instant) -> Result<()> {
         let value = finite("ewma sample", value)?;
         let Some(state) = &mut self.state else {

@@ -284,6 +284,19 @@ impl HealthCheck {
         Some(transition)
     }
 
+    /// Checks the internal bookkeeping, for tests and fuzzing: the runs agree with one another
+    /// (a failure run excludes a success run; fast and slow runs are parts of the success run and
+    /// exclude each other).
+    ///
+    /// # Panics
+    /// If they disagree, which is a bug in ha-core.
+    pub fn check_invariants(&self) {
+        assert!(self.fail_run == 0 || self.success_run == 0);
+        assert!(self.pass_run == 0 || self.slow_run == 0);
+        assert!(self.pass_run <= self.success_run && self.slow_run <= self.success_run);
+        assert!(self.pass_run + self.slow_run > 0 || self.success_run == 0);
+    }
+
     /// When the next check should start; `None` before the first check, which is due at once.
     #[must_use]
     pub fn next_check_due(&self) -> Option<Instant> {

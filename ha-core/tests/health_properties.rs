@@ -57,6 +57,7 @@ proptest! {
             verdicts.push(verdict);
             let before = check.health();
             let change = check.record(outcome, latency, now);
+            check.check_invariants();
             let after = check.health();
             prop_assert_eq!(change.is_some(), before != after);
             let fails = all_of(&verdicts, unhealthy_threshold, |v| v == CheckVerdict::Fail);

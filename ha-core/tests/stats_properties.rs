@@ -117,6 +117,7 @@ proptest! {
             let b = bucket_of(t);
             let fits = head == i128::MIN || head - b < i128::from(buckets);
             let counted = window.add(start + Duration::from_millis(t), amount);
+            window.check_invariants();
             prop_assert_eq!(counted, fits, "event at {} ms", t);
             if fits {
                 accepted.push((b, amount));

@@ -65,8 +65,10 @@ impl SlidingWindowConfig {
 /// **Accuracy and memory.** Time is cut into buckets of `window / buckets`. A query at `now` sums
 /// the bucket holding `now` and the `buckets − 1` before it, so it covers between
 /// `window − window/buckets` and `window` of the past: the edge is exact to one bucket. Memory is
-/// 8 bytes a bucket (480 bytes for the default 60 s in 60 buckets); a query costs one pass over
-/// the buckets, an update is constant time. Counts saturate at `u64::MAX` instead of wrapping.
+/// 8 bytes a bucket (480 bytes for the default 60 s in 60 buckets). An update is constant time
+/// (amortized: a jump ahead clears the buckets it skips, at most one lap of them); a query at or
+/// after the newest amount costs one step per bucket elapsed since it, so a query in the same
+/// bucket is constant time. Bucket counts saturate at `u64::MAX` instead of wrapping.
 ///
 /// Amounts recorded out of order count as long as their bucket is still inside the window;
 /// older ones are dropped and [`add`](Self::add) says so.
@@ -93,6 +95,8 @@ pub struct SlidingWindow {
     config: SlidingWindowConfig,
     bucket_nanos: u128,
     counts: Vec<u64>,
+    /// The exact sum of `counts`: the buckets from `head − buckets + 1` to `head`.
+    total: u128,
     /// The time bucket 0 starts at; set by the first amount recorded.
     origin: Option<Instant>,
     /// The index of the newest bucket, counted from `origin`.
@@ -110,6 +114,7 @@ impl SlidingWindow {
             config,
             bucket_nanos: config.window.as_nanos() / u128::from(config.buckets),
             counts: vec![0; config.buckets as usize],
+            total: 0,
             origin: None,
             head: 0,
         })
@@ -135,6 +140,7 @@ impl SlidingWindow {
             // Buckets between the old head and the new one start empty; at most one lap of them.
             for bucket in (self.head + 1).max(index - self.len() + 1)..=index {
                 let slot = self.slot(bucket);
+                self.total -= u128::from(self.counts[slot]);
                 self.counts[slot] = 0;
             }
             self.head = index;
@@ -142,7 +148,9 @@ impl SlidingWindow {
             return false;
         }
         let slot = self.slot(index);
-        self.counts[slot] = self.counts[slot].saturating_add(amount);
+        let old = self.counts[slot];
+        self.counts[slot] = old.saturating_add(amount);
+        self.total += u128::from(self.counts[slot] - old);
         true
     }
 
@@ -153,11 +161,24 @@ impl SlidingWindow {
             return 0;
         };
         let index = self.bucket_index(origin, now);
-        let newest = index.min(self.head);
-        let oldest = index.max(self.head).saturating_sub(self.len() - 1);
-        (oldest..=newest)
-            .map(|b| self.counts[self.slot(b)])
-            .fold(0u64, u64::saturating_add)
+        let sum = if index >= self.head {
+            // The window has moved `ahead` buckets past the newest one: drop the oldest `ahead`.
+            let ahead = index - self.head;
+            if ahead >= self.len() {
+                return 0;
+            }
+            let oldest = self.head - self.len() + 1;
+            let expired: u128 = (oldest..oldest + ahead)
+                .map(|b| u128::from(self.counts[self.slot(b)]))
+                .sum();
+            self.total - expired
+        } else {
+            // A query into the past: the live buckets up to `index`.
+            (self.head.saturating_sub(self.len() - 1)..=index)
+                .map(|b| u128::from(self.counts[self.slot(b)]))
+                .sum()
+        };
+        u64::try_from(sum).unwrap_or(u64::MAX)
     }
 
     /// The sum at `now` divided by the window's length in seconds.
@@ -166,9 +187,26 @@ impl SlidingWindow {
         self.sum(now) as f64 / self.config.window.as_secs_f64()
     }
 
+    /// Recounts the window's internal bookkeeping, for tests and fuzzing: the running total equals
+    /// the sum of the buckets, and nothing was counted before the first amount.
+    ///
+    /// # Panics
+    /// If the bookkeeping is inconsistent, which is a bug in ha-core.
+    pub fn check_invariants(&self) {
+        let recount: u128 = self.counts.iter().map(|&c| u128::from(c)).sum();
+        assert_eq!(
+            self.total, recount,
+            "running total differs from the buckets"
+        );
+        if self.origin.is_none() {
+            assert_eq!((self.total, self.head), (0, 0), "amounts without an origin");
+        }
+    }
+
     /// Forgets every amount.
     pub fn clear(&mut self) {
         self.counts.fill(0);
+        self.total = 0;
         self.origin = None;
         self.head = 0;
     }
@@ -303,5 +341,12 @@ mod tests {
         assert_eq!(w.sum(t), u64::MAX);
         w.clear();
         assert_eq!(w.sum(t), 0);
+        let mut two = window(2, 2);
+        two.add(t, u64::MAX);
+        two.add(at(t, 1_000), u64::MAX);
+        assert_eq!(two.sum(at(t, 1_000)), u64::MAX, "the total saturates too");
+        assert_eq!(two.sum(at(t, 2_000)), u64::MAX);
+        assert_eq!(two.sum(at(t, 3_000)), 0);
+        two.check_invariants();
     }
 }

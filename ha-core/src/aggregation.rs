@@ -8,11 +8,12 @@ use crate::{Error, Health, Result};
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AggregationConfig {
-    /// The whole is unhealthy when the unhealthy share of the known components is above this.
+    /// The whole is unhealthy when the unhealthy share of the components is above this.
     /// Default 0.30.
     pub unhealthy_above_ratio: f64,
-    /// The whole is degraded when the share of known components that are degraded or unhealthy
-    /// is above this. Default 0.20; at most `unhealthy_above_ratio`.
+    /// The whole is degraded when the share of components that are not known to be healthy
+    /// (degraded, unhealthy or unknown) is above this. Default 0.20; at most
+    /// `unhealthy_above_ratio`.
     pub degraded_above_ratio: f64,
     /// Whether a single unhealthy component makes the whole degraded. Default `true`.
     pub degraded_on_any_unhealthy: bool,
@@ -92,7 +93,7 @@ pub struct HealthSummary {
     pub degraded: usize,
     /// Unhealthy components.
     pub unhealthy: usize,
-    /// Components of unknown health; they are left out of the shares.
+    /// Components of unknown health.
     pub unknown: usize,
     /// The worst health among the critical components whose health is known, if any.
     pub worst_critical: Option<Health>,
@@ -100,16 +101,20 @@ pub struct HealthSummary {
 
 /// Turns the health of many components into the health of the whole.
 ///
-/// Shares are taken over the components whose health is known: unknown ones neither help nor
-/// hurt, and when none is known the whole is unknown. With `u` the unhealthy share and `b` the
-/// degraded-or-unhealthy share:
+/// Shares are taken over all components. With `u` the unhealthy share and `b` the share of
+/// components not known to be healthy (degraded, unhealthy or unknown):
 /// 1. unhealthy if `u > unhealthy_above_ratio` or a critical component is unhealthy;
 /// 2. else degraded if any component is unhealthy (when `degraded_on_any_unhealthy`),
 ///    `b > degraded_above_ratio`, or a critical component is degraded;
 /// 3. else healthy.
 ///
-/// The rule is monotone: making one component worse (in [`Health`]'s order) never makes the whole
-/// better.
+/// An empty set is [`Health::Unknown`]. A component of unknown health (a node that has not been
+/// checked enough yet) counts as not yet good: it adds to the degraded share, never to the
+/// unhealthy share, so a fleet that is mostly unknown is degraded, not healthy and not unknown.
+/// That is what keeps the rule monotone: making one component worse (in [`Health`]'s order,
+/// `Healthy < Unknown < Degraded < Unhealthy`) never makes the whole better — a rule that left
+/// unknown components out of the shares would turn a fleet better when one of them became
+/// degraded, by growing the denominator.
 ///
 /// ```
 /// use ha_core::{Component, Health, HealthAggregator};
@@ -158,18 +163,18 @@ impl HealthAggregator {
                 s.worst_critical = s.worst_critical.max(Some(c.health));
             }
         }
-        let known = s.healthy + s.degraded + s.unhealthy;
-        s.health = if known == 0 {
+        let all = s.healthy + s.degraded + s.unhealthy + s.unknown;
+        s.health = if all == 0 {
             Health::Unknown
         } else {
-            let share = |n: usize| n as f64 / known as f64;
+            let share = |n: usize| n as f64 / all as f64;
             let c = &self.config;
             if share(s.unhealthy) > c.unhealthy_above_ratio
                 || s.worst_critical == Some(Health::Unhealthy)
             {
                 Health::Unhealthy
             } else if (c.degraded_on_any_unhealthy && s.unhealthy > 0)
-                || share(s.degraded + s.unhealthy) > c.degraded_above_ratio
+                || share(all - s.healthy) > c.degraded_above_ratio
                 || s.worst_critical == Some(Health::Degraded)
             {
                 Health::Degraded
@@ -224,11 +229,25 @@ mod tests {
     }
 
     #[test]
-    fn unknown_components_are_left_out_of_the_shares() {
-        assert_eq!(default_health(fleet(0, 0, 0, 0)), Unknown);
-        assert_eq!(default_health(fleet(0, 0, 0, 5)), Unknown);
-        assert_eq!(default_health(fleet(1, 0, 0, 9)), Healthy);
-        assert_eq!(default_health(fleet(0, 1, 0, 9)), Degraded);
+    fn unknown_components_count_as_not_yet_good() {
+        assert_eq!(
+            default_health(fleet(0, 0, 0, 0)),
+            Unknown,
+            "nothing to judge"
+        );
+        assert_eq!(default_health(fleet(0, 0, 0, 5)), Degraded);
+        assert_eq!(default_health(fleet(9, 0, 0, 1)), Healthy);
+        assert_eq!(
+            default_health(fleet(4, 0, 0, 1)),
+            Healthy,
+            "20% is not over 20%"
+        );
+        assert_eq!(default_health(fleet(3, 0, 0, 1)), Degraded);
+        // Unknown components never count as unhealthy …
+        assert_eq!(default_health(fleet(0, 0, 3, 7)), Degraded);
+        // … and the reviewer's case: 3 of 10 unhealthy stays degraded whatever the tenth is.
+        assert_eq!(default_health(fleet(6, 0, 3, 1)), Degraded);
+        assert_eq!(default_health(fleet(6, 1, 3, 0)), Degraded);
         let summary = HealthAggregator::new(AggregationConfig::default())
             .unwrap()
             .aggregate(fleet(3, 2, 1, 4));

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::QuantileSketchConfig;
+
 /// What went wrong when a setting, an argument or a sample was rejected.
 ///
 /// Every constructor validates its configuration once and every input that can be wrong (a NaN
@@ -75,15 +77,12 @@ pub enum Error {
         behind: Duration,
     },
     /// Two quantile sketches with different settings cannot be merged.
-    #[error(
-        "cannot merge quantile sketches with different settings \
-         (relative accuracy {left} vs {right}, or different bucket limits)"
-    )]
+    #[error("cannot merge quantile sketches with different settings: {left:?} and {right:?}")]
     IncompatibleSketches {
-        /// The relative accuracy of the sketch merged into.
-        left: f64,
-        /// The relative accuracy of the sketch merged from.
-        right: f64,
+        /// The settings of the sketch merged into.
+        left: QuantileSketchConfig,
+        /// The settings of the sketch merged from.
+        right: QuantileSketchConfig,
     },
     /// A node id was empty.
     #[error("node id must not be empty")]

@@ -88,7 +88,7 @@ proptest! {
     }
 
     #[test]
-    fn aggregation_is_monotone_turning_a_component_worse_never_makes_the_whole_better(
+    fn aggregation_is_monotone_for_random_fleets_and_thresholds(
         components in prop::collection::vec((health(), any::<bool>()), 1..40),
         pick in any::<prop::sample::Index>(),
         worse in health(),
@@ -113,4 +113,69 @@ proptest! {
         let after = aggregator.aggregate(fleet.iter().copied()).health;
         prop_assert!(after >= before, "{:?} became {:?}", before, after);
     }
+}
+
+/// Every fleet of up to four components, every critical flag, every single worsening, and
+/// thresholds on the k/n grid where shares of small fleets sit exactly at the boundary.
+#[test]
+fn aggregation_is_monotone_turning_a_component_worse_never_makes_the_whole_better() {
+    const ALL: [Health; 4] = [
+        Health::Healthy,
+        Health::Unknown,
+        Health::Degraded,
+        Health::Unhealthy,
+    ];
+    let mut grid = vec![0.0, 1.0];
+    for n in 1..=4 {
+        for k in 0..=n {
+            grid.push(f64::from(k) / f64::from(n));
+        }
+    }
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    let mut aggregators = Vec::new();
+    for &u in &grid {
+        for &d in grid.iter().filter(|&&d| d <= u) {
+            for any in [false, true] {
+                aggregators.push(
+                    HealthAggregator::new(AggregationConfig {
+                        unhealthy_above_ratio: u,
+                        degraded_above_ratio: d,
+                        degraded_on_any_unhealthy: any,
+                    })
+                    .unwrap(),
+                );
+            }
+        }
+    }
+    let mut checked = 0u64;
+    for size in 1..=4u32 {
+        for code in 0..(8usize.pow(size)) {
+            let fleet: Vec<Component> = (0..size as usize)
+                .map(|i| {
+                    let digit = code / 8usize.pow(i as u32) % 8;
+                    Component {
+                        health: ALL[digit % 4],
+                        critical: digit >= 4,
+                    }
+                })
+                .collect();
+            for aggregator in &aggregators {
+                let before = aggregator.aggregate(fleet.iter().copied()).health;
+                for i in 0..fleet.len() {
+                    for &worse in ALL.iter().filter(|&&h| h > fleet[i].health) {
+                        let mut changed = fleet.clone();
+                        changed[i].health = worse;
+                        let after = aggregator.aggregate(changed).health;
+                        assert!(
+                            after >= before,
+                            "{fleet:?}: component {i} → {worse:?} turned {before:?} into {after:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 100_000, "{checked}");
 }

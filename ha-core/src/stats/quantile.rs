@@ -24,8 +24,8 @@ pub struct QuantileSketchConfig {
     /// 1% accuracy spans values from `x` to about `6 × 10¹⁷ · x` before any bucket is collapsed.
     /// At most 1 048 576.
     pub max_buckets: u32,
-    /// Values of smaller magnitude are counted as zero. Default `1e-9`. Must be a positive, normal
-    /// `f64`.
+    /// Values of this magnitude or smaller are counted as zero. Default `1e-9`. Must be a
+    /// positive, normal `f64`.
     pub min_value: f64,
 }
 
@@ -87,7 +87,8 @@ pub struct Quantiles {
     pub count: u64,
     /// The smallest value, exact.
     pub min: f64,
-    /// The mean, exact up to floating-point rounding.
+    /// The mean, exact up to floating-point rounding (infinite if the sum of the values
+    /// overflows an `f64`).
     pub mean: f64,
     /// The median, within the sketch's relative accuracy.
     pub p50: f64,
@@ -107,7 +108,10 @@ pub struct Quantiles {
 ///
 /// **Guarantee.** Let `x` be the exact value of rank `⌊q·(n−1)⌋` (counting from 0) among the `n`
 /// values recorded. `quantile(q)` returns `x̃` with `|x̃ − x| ≤ α·|x|`, where `α` is the configured
-/// relative accuracy, for `|x| ≥ min_value`; smaller values are counted as zero. `min` and `max`
+/// relative accuracy, for `|x| > min_value`; values of smaller magnitude are counted as zero.
+/// Negative values are sketched too, in a store of their own, so the sketch serves signed
+/// quantities (clock offsets, deltas) as well as latencies and sizes; NaN and infinities are
+/// refused. `min` and `max`
 /// (quantiles 0 and 1) are exact. The guarantee holds for every quantile as long as the recorded
 /// positive (or negative) values span less than a factor of `γ^max_buckets`, where
 /// `γ = (1+α)/(1−α)`; past that the lowest buckets are merged and only the lowest quantiles lose
@@ -119,6 +123,9 @@ pub struct Quantiles {
 ///
 /// **Merging.** Two sketches with equal settings merge into the sketch of the union of their
 /// values, so per-node or per-interval sketches can be combined.
+///
+/// **Counts.** The total count is a `u64`; a recording or merge that would overflow it is refused
+/// with [`Error::TooLarge`] and changes nothing.
 ///
 /// ```
 /// use ha_core::{QuantileSketch, QuantileSketchConfig};
@@ -134,7 +141,6 @@ pub struct Quantiles {
 /// # Ok::<(), ha_core::Error>(())
 /// ```
 #[derive(Clone)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct QuantileSketch {
     config: QuantileSketchConfig,
     sketch: DDSketch,
@@ -147,12 +153,10 @@ impl QuantileSketch {
     /// As [`QuantileSketchConfig::validate`].
     pub fn new(config: QuantileSketchConfig) -> Result<QuantileSketch> {
         config.validate()?;
-        let sketch = DDSketch::new(Config::new(
-            config.relative_accuracy,
-            config.max_buckets,
-            config.min_value,
-        ));
-        Ok(QuantileSketch { config, sketch })
+        Ok(QuantileSketch {
+            config,
+            sketch: empty_sketch(&config),
+        })
     }
 
     /// The settings.
@@ -172,17 +176,21 @@ impl QuantileSketch {
     /// Records `value` `count` times, in constant time.
     ///
     /// # Errors
-    /// [`Error::NotFinite`] for NaN or an infinity; nothing is recorded.
+    /// [`Error::NotFinite`] for NaN or an infinity, [`Error::TooLarge`] if the total count would
+    /// overflow a `u64`; nothing is recorded.
     pub fn record_n(&mut self, value: f64, count: u64) -> Result<()> {
         let value = finite("sample", value)?;
+        self.room_for(count)?;
         self.sketch.add_with_count(value, count);
         Ok(())
     }
 
     /// Records a duration, in seconds.
-    pub fn record_duration(&mut self, duration: Duration) {
-        // A `Duration` in seconds is always finite and non-negative.
-        self.sketch.add(duration.as_secs_f64());
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if the total count would overflow a `u64`; nothing is recorded.
+    pub fn record_duration(&mut self, duration: Duration) -> Result<()> {
+        self.record_n(duration.as_secs_f64(), 1)
     }
 
     /// The estimated `q`-quantile (`0.5` for the median), or `None` if nothing was recorded.
@@ -256,28 +264,44 @@ impl QuantileSketch {
     /// Adds every value of `other` to this sketch.
     ///
     /// # Errors
-    /// [`Error::IncompatibleSketches`] if the two were built with different settings; this sketch
-    /// is unchanged.
+    /// [`Error::IncompatibleSketches`] if the two were built with different settings,
+    /// [`Error::TooLarge`] if the total count would overflow a `u64`; this sketch is unchanged.
     pub fn merge(&mut self, other: &QuantileSketch) -> Result<()> {
         let incompatible = || Error::IncompatibleSketches {
-            left: self.config.relative_accuracy,
-            right: other.config.relative_accuracy,
+            left: self.config,
+            right: other.config,
         };
         if self.config != other.config {
             return Err(incompatible());
         }
+        self.room_for(other.count())?;
         self.sketch.merge(&other.sketch).map_err(|_| incompatible())
     }
 
     /// Forgets every value, keeping the settings.
     pub fn clear(&mut self) {
-        let config = self.config;
-        self.sketch = DDSketch::new(Config::new(
-            config.relative_accuracy,
-            config.max_buckets,
-            config.min_value,
-        ));
+        self.sketch = empty_sketch(&self.config);
     }
+
+    /// Refuses `more` values when the total count (and so any bucket's) would overflow.
+    fn room_for(&self, more: u64) -> Result<()> {
+        match self.count().checked_add(more) {
+            Some(_) => Ok(()),
+            None => Err(Error::TooLarge {
+                name: "quantile sketch count",
+                value: more,
+                max: u64::MAX - self.count(),
+            }),
+        }
+    }
+}
+
+fn empty_sketch(config: &QuantileSketchConfig) -> DDSketch {
+    DDSketch::new(Config::new(
+        config.relative_accuracy,
+        config.max_buckets,
+        config.min_value,
+    ))
 }
 
 impl fmt::Debug for QuantileSketch {
@@ -379,7 +403,7 @@ mod tests {
     #[test]
     fn durations_are_recorded_in_seconds() {
         let mut s = sketch();
-        s.record_duration(Duration::from_millis(250));
+        s.record_duration(Duration::from_millis(250)).unwrap();
         s.record_n(0.25, 3).unwrap();
         assert_eq!(s.count(), 4);
         let p50 = s.quantile(0.5).unwrap().unwrap();
@@ -398,8 +422,8 @@ mod tests {
         assert_eq!(
             a.merge(&b),
             Err(Error::IncompatibleSketches {
-                left: 0.01,
-                right: 0.02
+                left: *a.config(),
+                right: *b.config(),
             })
         );
         assert_eq!(a.count(), 1);
@@ -427,15 +451,30 @@ mod tests {
         assert_eq!(s.quantile(0.0).unwrap(), Some(-(10f64.powi(299))));
     }
 
-    #[cfg(feature = "serde")]
     #[test]
-    fn sketches_round_trip_through_json() {
+    fn counts_that_would_overflow_are_refused_and_change_nothing() {
         let mut s = sketch();
-        for v in 1..100 {
-            s.record(f64::from(v)).unwrap();
-        }
-        let back: QuantileSketch =
-            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        assert_eq!(back.quantiles(), s.quantiles());
+        s.record_n(1.0, u64::MAX).unwrap();
+        assert!(matches!(s.record(2.0), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            s.record_duration(Duration::from_secs(1)),
+            Err(Error::TooLarge { .. })
+        ));
+        let mut one = sketch();
+        one.record(3.0).unwrap();
+        assert!(matches!(s.merge(&one), Err(Error::TooLarge { .. })));
+        assert_eq!((s.count(), s.max()), (u64::MAX, Some(1.0)));
+    }
+
+    #[test]
+    fn values_at_min_value_count_as_zero() {
+        let mut s = sketch();
+        s.record(1e-9).unwrap();
+        s.record(-1e-9).unwrap();
+        assert_eq!(s.quantile(0.5).unwrap(), Some(0.0));
+        s.record_n(2e-9, 3).unwrap();
+        // Ranks 2 to 4 of 5 are the values just above `min_value`.
+        let top = s.quantile(0.99).unwrap().unwrap();
+        assert!((top - 2e-9).abs() <= 0.01 * 2e-9);
     }
 }

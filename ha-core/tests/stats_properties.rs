@@ -96,6 +96,28 @@ proptest! {
     }
 
     #[test]
+    fn ewma_is_the_exponentially_weighted_mean_of_its_samples_in_any_arrival_order(
+        samples in prop::collection::vec((-1e6f64..1e6, 0u64..60_000), 1..100),
+        half_life_ms in 100u64..100_000,
+    ) {
+        let start = Instant::now();
+        let half_life = Duration::from_millis(half_life_ms);
+        let mut ewma = Ewma::with_half_life(half_life).unwrap();
+        for &(value, at_ms) in &samples {
+            ewma.record(value, start + Duration::from_millis(at_ms)).unwrap();
+        }
+        // The closed form: weights 2^(−age / half-life), ages from the newest sample.
+        let newest = samples.iter().map(|&(_, t)| t).max().unwrap();
+        let weight = |t: u64| (-((newest - t) as f64) / half_life_ms as f64 * std::f64::consts::LN_2).exp();
+        let total: f64 = samples.iter().map(|&(_, t)| weight(t)).sum();
+        let expected = samples.iter().map(|&(v, t)| v * weight(t)).sum::<f64>() / total;
+        let scale = samples.iter().map(|&(v, _)| v.abs()).fold(1.0, f64::max);
+        let got = ewma.value().unwrap();
+        prop_assert!((got - expected).abs() <= 1e-9 * scale, "{} vs {}", got, expected);
+        prop_assert_eq!(ewma.latest(), Some(start + Duration::from_millis(newest)));
+    }
+
+    #[test]
     fn sliding_window_sum_equals_the_amounts_inside_its_buckets(
         events in prop::collection::vec((0u64..30_000, 1u64..1_000), 0..200),
         queries in prop::collection::vec(0u64..40_000, 1..20),

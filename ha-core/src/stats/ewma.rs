@@ -14,12 +14,16 @@ use crate::error::{finite, non_zero_duration};
 /// weight halves every `h`.
 ///
 /// **Accuracy and memory.** The average is a convex combination of the samples, so it never leaves
-/// the range of the values fed (clamped against rounding); state is 32 bytes. Samples may be
-/// negative (a temperature, a clock offset); NaN and infinite samples are rejected. A sample older
-/// than the newest one is weighed by its age, exactly as if it had arrived in order.
+/// the range of the values fed (clamped against rounding); the state is 48 bytes (64-bit Linux), whatever the
+/// number of samples. Samples may be negative (a temperature, a clock offset); NaN and infinite
+/// samples are rejected. A sample older than the newest one is weighed by its age, exactly as if
+/// it had arrived in order.
 ///
-/// This is the "exponential moving average for unevenly spaced time series" of Eckner (2019), in its
-/// normalized form; it is what a peak-EWMA balancer or a lag tracker builds on.
+/// This is the exponential kernel average: a sum of exponentially decaying weights, normalized by
+/// their total. It differs from the recursive form `m ← w·m + (1 − w)·x` with `w = exp(−Δt/τ)`
+/// (Eckner, "Algorithms for unevenly spaced time series", 2019, and the decay that Finagle's and
+/// tower's peak-EWMA use) in one way that matters for request streams: there a sample arriving at
+/// the same instant as the previous one gets no weight at all; here it counts like any other.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -37,7 +41,7 @@ use crate::error::{finite, non_zero_duration};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ewma {
-    time_constant_secs: f64,
+    time_constant: Duration,
     state: Option<State>,
 }
 
@@ -55,9 +59,9 @@ impl Ewma {
     /// # Errors
     /// [`Error::Zero`](crate::Error::Zero) if `tau` is zero.
     pub fn with_time_constant(tau: Duration) -> Result<Ewma> {
-        let tau = non_zero_duration("ewma time constant", tau)?;
+        let time_constant = non_zero_duration("ewma time constant", tau)?;
         Ok(Ewma {
-            time_constant_secs: tau.as_secs_f64(),
+            time_constant,
             state: None,
         })
     }
@@ -68,8 +72,10 @@ impl Ewma {
     /// [`Error::Zero`](crate::Error::Zero) if `half_life` is zero.
     pub fn with_half_life(half_life: Duration) -> Result<Ewma> {
         let half_life = non_zero_duration("ewma half-life", half_life)?;
+        let tau = half_life.as_secs_f64() / std::f64::consts::LN_2;
         Ok(Ewma {
-            time_constant_secs: half_life.as_secs_f64() / std::f64::consts::LN_2,
+            // Only half-lives within 1/ln 2 of `Duration::MAX` saturate.
+            time_constant: Duration::try_from_secs_f64(tau).unwrap_or(Duration::MAX),
             state: None,
         })
     }
@@ -89,14 +95,15 @@ impl Ewma {
             });
             return Ok(());
         };
+        let tau = self.time_constant.as_secs_f64();
         // The share of the new sample in the updated mean, in [0, 1].
         let share = if now >= state.latest {
-            let decay = (-(now - state.latest).as_secs_f64() / self.time_constant_secs).exp();
+            let decay = (-(now - state.latest).as_secs_f64() / tau).exp();
             state.weight = state.weight * decay + 1.0;
             state.latest = now;
             1.0 / state.weight
         } else {
-            let weight = (-(state.latest - now).as_secs_f64() / self.time_constant_secs).exp();
+            let weight = (-(state.latest - now).as_secs_f64() / tau).exp();
             state.weight += weight;
             weight / state.weight
         };
@@ -123,7 +130,7 @@ impl Ewma {
     /// The time constant `τ`.
     #[must_use]
     pub fn time_constant(&self) -> Duration {
-        Duration::from_secs_f64(self.time_constant_secs)
+        self.time_constant
     }
 
     /// Forgets every sample.
@@ -206,6 +213,28 @@ mod tests {
         late.record(20.0, t + secs(3)).unwrap();
         assert!((in_order.value().unwrap() - late.value().unwrap()).abs() < 1e-9);
         assert_eq!(late.latest(), Some(t + secs(7)));
+    }
+
+    #[test]
+    fn the_largest_time_constants_do_not_panic() {
+        let t = Instant::now();
+        for mut e in [
+            Ewma::with_half_life(Duration::MAX).unwrap(),
+            Ewma::with_time_constant(Duration::MAX).unwrap(),
+        ] {
+            assert_eq!(e.time_constant(), Duration::MAX);
+            e.record(1.0, t).unwrap();
+            e.record(3.0, t + secs(1)).unwrap();
+            assert!(
+                (e.value().unwrap() - 2.0).abs() < 1e-9,
+                "no decay: a plain mean"
+            );
+        }
+    }
+
+    #[test]
+    fn state_size_is_as_documented() {
+        assert!(std::mem::size_of::<Ewma>() <= 48);
     }
 
     #[test]

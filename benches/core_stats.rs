@@ -57,6 +57,18 @@ fn sketches(c: &mut Criterion) {
     });
     group.finish();
 
+    // Quantile queries on sketches filled with the same 100 000 values.
+    let (mut ours, mut dd, mut hdr) = (
+        QuantileSketch::new(QuantileSketchConfig::default()).unwrap(),
+        DDSketch::new(Config::defaults()),
+        Histogram::<u64>::new_with_bounds(1, 10_000_000, 2).unwrap(),
+    );
+    for k in 0..100_000 {
+        let v = values[k & 4095];
+        ours.record(v).unwrap();
+        dd.add(v);
+        hdr.record(v as u64).unwrap();
+    }
     let mut group = c.benchmark_group("sketch_p99");
     group.bench_function("ha-core", |b| {
         b.iter(|| ours.quantile(black_box(0.99)).unwrap())
@@ -91,8 +103,12 @@ fn time_series(c: &mut Criterion) {
             window.add(now, black_box(1))
         })
     });
-    c.bench_function("window_sum_60_buckets/ha-core", |b| {
+    c.bench_function("window_sum_current_bucket/ha-core", |b| {
         b.iter(|| window.sum(black_box(now)))
+    });
+    let later = now + Duration::from_secs(30);
+    c.bench_function("window_sum_30_buckets_later/ha-core", |b| {
+        b.iter(|| window.sum(black_box(later)))
     });
 
     let mut check = HealthCheck::new(HealthCheckConfig::default()).unwrap();

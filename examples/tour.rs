@@ -253,7 +253,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         if now_paging != paging {
             match &burn {
                 Some(a) => println!(
-                    "{stamp}  {:<10} {:>9}   burning the error budget at {:.0}× over {} and {:.0}× over {} (rule: {}× → {})",
+                    "{stamp}  {:<10} {:>9}   burning the error budget at {:.1}× over {} and {:.1}× over {} (rule: {}× → {})",
                     "SLO",
                     "ALERT",
                     a.long_burn_rate,

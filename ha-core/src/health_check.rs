@@ -14,16 +14,18 @@ pub struct HealthCheckConfig {
     pub interval: Duration,
     /// A check that takes longer counts as failed. Default 5 s; at most `interval`.
     pub timeout: Duration,
-    /// Consecutive failures (and timeouts) that make the target unhealthy; also the run of slow
-    /// successes that turns a healthy target degraded. Default 3.
+    /// Consecutive failures (and timeouts) that make the target unhealthy. Default 3.
     pub unhealthy_threshold: u32,
     /// Consecutive successes that make an unhealthy or unknown target healthy (or degraded, if the
     /// last was slow); also the run of fast successes that turns a degraded target healthy.
     /// Default 2.
     pub healthy_threshold: u32,
     /// A success slower than this is "slow" and counts toward degraded. Default `None`: latency
-    /// never degrades. When set, it must be below `timeout`.
+    /// never degrades, as in Envoy and Kubernetes, whose checks know only up and down; set it to
+    /// the latency your service calls too slow. When set, it must be below `timeout`.
     pub degraded_latency: Option<Duration>,
+    /// Consecutive slow successes that turn a healthy target degraded. Default 3.
+    pub degraded_threshold: u32,
 }
 
 impl Default for HealthCheckConfig {
@@ -34,6 +36,7 @@ impl Default for HealthCheckConfig {
             unhealthy_threshold: 3,
             healthy_threshold: 2,
             degraded_latency: None,
+            degraded_threshold: 3,
         }
     }
 }
@@ -56,6 +59,11 @@ impl HealthCheckConfig {
         if self.healthy_threshold == 0 {
             return Err(Error::Zero {
                 name: "healthy threshold",
+            });
+        }
+        if self.degraded_threshold == 0 {
+            return Err(Error::Zero {
+                name: "degraded threshold",
             });
         }
         if self.timeout > self.interval {
@@ -136,12 +144,13 @@ pub struct HealthTransition {
 /// The health of one target as judged by active checks: runs of consecutive results move it
 /// between unknown, healthy, degraded and unhealthy, and it says when the next check is due.
 ///
-/// The rules, with `F` = `unhealthy_threshold` and `S` = `healthy_threshold`:
+/// The rules, with `F` = `unhealthy_threshold`, `S` = `healthy_threshold` and
+/// `D` = `degraded_threshold`:
 /// - `F` failures in a row (timeouts and checks slower than the timeout included) make it
 ///   **unhealthy**, from any state;
 /// - from unknown or unhealthy, `S` successes in a row make it **healthy** — or **degraded** if the
 ///   last of them was slow;
-/// - from healthy, `F` slow successes in a row make it **degraded**;
+/// - from healthy, `D` slow successes in a row make it **degraded**;
 /// - from degraded, `S` fast successes in a row make it **healthy** again.
 ///
 /// Nothing else changes the state, so a single odd result never flips it. A target starts unknown
@@ -149,7 +158,12 @@ pub struct HealthTransition {
 /// unlike Envoy, the very first check is not special: `S` successes are needed to become healthy.
 ///
 /// The application runs the check itself (an HTTP GET, a TCP connect, a query) and reports its
-/// outcome and latency; the next check is due `interval` after the reported one started.
+/// outcome and latency with [`record`](Self::record); the next check is due `interval` after the
+/// reported one started. An application that wants the state machine to enforce the timeout
+/// tells it when a check starts ([`on_check_started`](Self::on_check_started)), sleeps until
+/// [`poll_timeout`](Self::poll_timeout), and calls [`handle_timeout`](Self::handle_timeout),
+/// which counts a check still unanswered at its deadline as a timeout. Outcomes count in the
+/// order they are recorded; time only schedules checks.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -179,6 +193,8 @@ pub struct HealthCheck {
     pass_run: u32,
     slow_run: u32,
     next_due: Option<Instant>,
+    /// When the check under way started, if one is.
+    in_flight: Option<Instant>,
 }
 
 impl HealthCheck {
@@ -196,6 +212,7 @@ impl HealthCheck {
             pass_run: 0,
             slow_run: 0,
             next_due: None,
+            in_flight: None,
         })
     }
 
@@ -229,8 +246,16 @@ impl HealthCheck {
         }
     }
 
+    /// Notes that a check started at `now`: until it is recorded, no other check is due, and
+    /// [`poll_timeout`](Self::poll_timeout) returns its deadline. Starting a check while another
+    /// is under way abandons the earlier one's deadline.
+    pub fn on_check_started(&mut self, now: Instant) {
+        self.in_flight = Some(now);
+    }
+
     /// Takes in a check that ended at `now` after `latency`, and returns the change of health it
-    /// caused, if any. The next check becomes due `interval` after this one started.
+    /// caused, if any. The next check becomes due `interval` after this one started (when
+    /// [`on_check_started`](Self::on_check_started) was called, else `now − latency`).
     pub fn record(
         &mut self,
         outcome: CheckOutcome,
@@ -238,7 +263,10 @@ impl HealthCheck {
         now: Instant,
     ) -> Option<HealthTransition> {
         let verdict = self.verdict(outcome, latency);
-        let started = now.checked_sub(latency).unwrap_or(now);
+        let started = self
+            .in_flight
+            .take()
+            .unwrap_or_else(|| now.checked_sub(latency).unwrap_or(now));
         self.next_due = Some(started.checked_add(self.config.interval).unwrap_or(now));
         let bump = |run: u32, hit: bool| if hit { run.saturating_add(1) } else { 0 };
         self.fail_run = bump(self.fail_run, verdict == CheckVerdict::Fail);
@@ -259,7 +287,7 @@ impl HealthCheck {
                     Health::Healthy
                 }
             }
-            Health::Healthy if self.slow_run >= self.config.unhealthy_threshold => Health::Degraded,
+            Health::Healthy if self.slow_run >= self.config.degraded_threshold => Health::Degraded,
             Health::Degraded if self.pass_run >= self.config.healthy_threshold => Health::Healthy,
             unchanged => unchanged,
         };
@@ -297,16 +325,41 @@ impl HealthCheck {
         assert!(self.pass_run + self.slow_run > 0 || self.success_run == 0);
     }
 
+    /// If the check under way has passed its deadline at `now`, records it as a
+    /// [`CheckOutcome::Timeout`] ended at the deadline and returns the change of health it caused.
+    /// Calling it at other times does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<HealthTransition> {
+        let deadline = self.check_deadline()?;
+        if now < deadline {
+            return None;
+        }
+        self.record(CheckOutcome::Timeout, self.config.timeout, deadline)
+    }
+
+    /// The deadline of the check under way, if one is.
+    #[must_use]
+    pub fn check_deadline(&self) -> Option<Instant> {
+        let started = self.in_flight?;
+        Some(started.checked_add(self.config.timeout).unwrap_or(started))
+    }
+
+    /// When to come back: the deadline of the check under way, else when the next check is due.
+    /// `None` before the first check, which is due at once.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.check_deadline().or(self.next_due)
+    }
+
     /// When the next check should start; `None` before the first check, which is due at once.
     #[must_use]
     pub fn next_check_due(&self) -> Option<Instant> {
         self.next_due
     }
 
-    /// Whether a check should start at `now`.
+    /// Whether a check should start at `now`: none is under way and the next is due.
     #[must_use]
     pub fn is_due(&self, now: Instant) -> bool {
-        self.next_due.is_none_or(|due| now >= due)
+        self.in_flight.is_none() && self.next_due.is_none_or(|due| now >= due)
     }
 }
 
@@ -361,6 +414,10 @@ mod tests {
             Err(Error::Zero { .. })
         ));
         assert!(matches!(
+            with(|c| c.degraded_threshold = 0),
+            Err(Error::Zero { .. })
+        ));
+        assert!(matches!(
             with(|c| c.timeout = Duration::from_secs(31)),
             Err(Error::Inverted { .. })
         ));
@@ -390,6 +447,44 @@ mod tests {
         assert_eq!(c.next_check_due(), Some(t + Duration::from_secs(28)));
         assert!(!c.is_due(t + Duration::from_secs(27)));
         assert!(c.is_due(t + Duration::from_secs(28)));
+    }
+
+    #[test]
+    fn a_check_under_way_times_out_at_its_deadline() {
+        let mut c = check(HealthCheckConfig {
+            unhealthy_threshold: 1,
+            ..HealthCheckConfig::default()
+        });
+        let t = Instant::now();
+        c.on_check_started(t);
+        assert!(
+            !c.is_due(t + Duration::from_secs(60)),
+            "one check at a time"
+        );
+        assert_eq!(c.poll_timeout(), Some(t + Duration::from_secs(5)));
+        assert_eq!(c.handle_timeout(t + Duration::from_secs(4)), None);
+        let change = c.handle_timeout(t + Duration::from_secs(7)).unwrap();
+        assert_eq!(
+            (change.to, change.at),
+            (Health::Unhealthy, t + Duration::from_secs(5))
+        );
+        assert_eq!(c.check_deadline(), None);
+        assert_eq!(c.poll_timeout(), Some(t + Duration::from_secs(30)));
+        assert_eq!(
+            c.handle_timeout(t + Duration::from_secs(60)),
+            None,
+            "nothing under way"
+        );
+    }
+
+    #[test]
+    fn a_started_check_schedules_the_next_from_its_start() {
+        let mut c = check(HealthCheckConfig::default());
+        let t = Instant::now();
+        c.on_check_started(t);
+        let _ = c.record(Success, Duration::from_secs(1), t + Duration::from_secs(2));
+        assert_eq!(c.next_check_due(), Some(t + Duration::from_secs(30)));
+        assert!(c.is_due(t + Duration::from_secs(30)));
     }
 
     #[test]

@@ -39,6 +39,7 @@ proptest! {
         outcomes in prop::collection::vec(outcome(), 0..200),
         unhealthy_threshold in 1u32..5,
         healthy_threshold in 1u32..5,
+        degraded_threshold in 1u32..5,
     ) {
         let config = HealthCheckConfig {
             interval: Duration::from_secs(2),
@@ -46,6 +47,7 @@ proptest! {
             unhealthy_threshold,
             healthy_threshold,
             degraded_latency: Some(Duration::from_millis(400)),
+            degraded_threshold,
         };
         let mut check = HealthCheck::new(config).unwrap();
         let mut now = Instant::now();
@@ -63,7 +65,8 @@ proptest! {
             let fails = all_of(&verdicts, unhealthy_threshold, |v| v == CheckVerdict::Fail);
             let successes = all_of(&verdicts, healthy_threshold, |v| v != CheckVerdict::Fail);
             let passes = all_of(&verdicts, healthy_threshold, |v| v == CheckVerdict::Pass);
-            let slows = all_of(&verdicts, unhealthy_threshold, |v| v == CheckVerdict::Slow);
+            let slows = all_of(&verdicts, degraded_threshold, |v| v == CheckVerdict::Slow);
+            let long_slows = all_of(&verdicts, degraded_threshold.max(healthy_threshold), |v| v == CheckVerdict::Slow);
             // Safety: every change is justified by a full run ending now.
             if before != after {
                 let justified = match (before, after) {
@@ -82,6 +85,9 @@ proptest! {
             }
             if passes {
                 prop_assert_eq!(after, Health::Healthy);
+            }
+            if long_slows {
+                prop_assert_eq!(after, Health::Degraded);
             }
             prop_assert_eq!(check.next_check_due(), Some(now - latency + Duration::from_secs(2)));
         }

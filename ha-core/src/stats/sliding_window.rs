@@ -65,10 +65,11 @@ impl SlidingWindowConfig {
 /// **Accuracy and memory.** Time is cut into buckets of `window / buckets`. A query at `now` sums
 /// the bucket holding `now` and the `buckets − 1` before it, so it covers between
 /// `window − window/buckets` and `window` of the past: the edge is exact to one bucket. Memory is
-/// 8 bytes a bucket (480 bytes for the default 60 s in 60 buckets). An update is constant time
-/// (amortized: a jump ahead clears the buckets it skips, at most one lap of them); a query at or
-/// after the newest amount costs one step per bucket elapsed since it, so a query in the same
-/// bucket is constant time. Bucket counts saturate at `u64::MAX` instead of wrapping.
+/// 8 bytes a bucket (480 bytes for the default 60 s in 60 buckets). An add costs one step per
+/// bucket it moves the window forward, at most one lap of buckets, so a steady stream costs
+/// constant time per add; a query at or after the newest amount costs one step per bucket
+/// elapsed since it (constant time within the same bucket), a query into the past one step per
+/// bucket. Bucket counts saturate at `u64::MAX` instead of wrapping.
 ///
 /// Amounts recorded out of order count as long as their bucket is still inside the window;
 /// older ones are dropped and [`add`](Self::add) says so.

@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let policy = BurnRatePolicy::sre_workbook();
     let mut burn_windows = Vec::new();
-    for window in policy.windows() {
+    for &window in policy.windows() {
         let config = SlidingWindowConfig {
             window,
             buckets: 60,

@@ -7,12 +7,14 @@
 //!   [`availability`], over a [`ROLLING_30_DAYS`] window, a [`calendar_month`] or a
 //!   [`calendar_year`] (the "availability table" of the SRE book, appendix A).
 //! - **How much of the error budget is spent?** [`EventCounts`] (good and total events) and
-//!   [`ErrorBudget`]: allowed and actual bad events, the consumed and remaining ratios.
+//!   [`ErrorBudget`]: allowed and actual bad events, and the share of the budget those events
+//!   allow that they spent (the consumed and remaining ratios).
 //! - **How fast is it being spent?** [`burn_rate`]: the error ratio divided by the budget
 //!   `1 − target`, so a burn rate of 1 spends exactly the budget over the SLO window, and
-//!   [`budget_consumed_ratio`] turns a burn rate held for a while into the share of the budget spent.
-//! - **Should someone be paged?** [`BurnRatePolicy`], a set of [`BurnRateRule`]s each pairing a
-//!   long and a short window, evaluated to an optional [`BurnRateAlert`].
+//!   [`budget_consumed_ratio`] turns a burn rate held for a while into the share of a whole
+//!   window's budget spent.
+//! - **Should someone be paged?** [`BurnRatePolicy`], a validated set of [`BurnRateRule`]s each
+//!   pairing a long and a short window, evaluated to an optional [`BurnRateAlert`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -38,6 +40,33 @@
 //! # Ok::<(), ha_core::Error>(())
 //! ```
 //!
+//! # Exact burn rates
+//!
+//! Targets and thresholds are written as decimals but stored in binary: 0.999 is
+//! 0.99899999999999999911…, so `1.0 - 0.999` is 0.0010000000000000009, and dividing error ratios
+//! by it puts 1 bad event in 1,000 at a burn rate of 0.9999999999999991 and 144 in 10,000 at
+//! 14.399999999999986 — just under the thresholds 1 and 14.4 they sit on. Against 0.9995 the
+//! error goes the other way (1 in 2,000 gives 1.0000000000001101), so burns a little under a
+//! threshold reach it. So, instead of comparing with a tolerance:
+//!
+//! - the error budget is `1 − target` **rounded to 15 decimal places**
+//!   ([`ErrorBudget::budget_ratio`]). Binary rounding moves a target and its budget by less
+//!   than 2 × 10⁻¹⁶, well under half a unit of the 15th decimal, so any target written with at
+//!   most 15 decimals gets its exact decimal budget: 0.001 for 99.9 %.
+//!   A target with more decimals (a computed `2.0 / 3.0`) has its budget moved by at most
+//!   5 × 10⁻¹⁶; one within 5 × 10⁻¹⁶ of 1 keeps `1 − target` unrounded;
+//! - a burn rate is the exact ratio `bad × 10¹⁵ / (total × budget in units of 10⁻¹⁵)`, worked
+//!   out in integers and **rounded once** to the nearest `f64` ([`burn_rate`],
+//!   [`ErrorBudget::burn_rate`] and [`BurnRatePolicy::evaluate`] all compute it so). Counts
+//!   exactly on a threshold give the `f64` nearest it — the very value of the literal `14.4` —
+//!   and burn rates grow with the bad events;
+//! - a rule fires when both burn rates are `>=` its threshold, with no tolerance
+//!   ([`BurnRateRule::fires`]).
+//!
+//! A burn rate less than half a unit in the last place (about one part in 10¹⁶) under a
+//! threshold still rounds onto it and fires; at 99.9 % and the workbook's thresholds, counts that
+//! close to a threshold without being on it take more than 10¹³ events.
+//!
 //! # Sources
 //!
 //! - B. Beyer et al., *Site Reliability Engineering* (O'Reilly, 2016), chapter 4 "Service Level
@@ -51,7 +80,7 @@
 //!
 //! - The workbook's Prometheus rules fire when a burn rate is strictly *above* the threshold;
 //!   here a rule fires when both burn rates are *at or above* it, so a threshold of 1 fires on a
-//!   budget being spent exactly on schedule.
+//!   budget being spent exactly on schedule — exactly, see [Exact burn rates](#exact-burn-rates).
 //! - The workbook measures error *rates* over each window in the monitoring system; here the
 //!   caller supplies good and total event counts for each window and the burn rates are
 //!   computed from them.

@@ -67,6 +67,115 @@ fn rule() -> impl Strategy<Value = BurnRateRule> {
     })
 }
 
+/// A decimal `units / 10^places`, as written in a config file.
+#[derive(Debug, Clone, Copy)]
+struct Decimal {
+    units: u64,
+    places: u32,
+}
+
+impl Decimal {
+    /// The `f64` nearest the decimal, as parsing it would give: both operands are exact, so
+    /// the division rounds once.
+    fn value(self) -> f64 {
+        self.units as f64 / 10u64.pow(self.places) as f64
+    }
+}
+
+/// `counts` with `offset` more (or fewer) bad events out of the same total, kept valid.
+fn offset_bad(counts: EventCounts, offset: i64) -> EventCounts {
+    let bad = counts.bad().saturating_add_signed(offset).min(counts.total);
+    EventCounts {
+        good: counts.total - bad,
+        total: counts.total,
+    }
+}
+
+/// An SLO target and a burn-rate threshold written as decimals, and counts whose burn rate is
+/// exactly the threshold.
+#[derive(Debug, Clone, Copy)]
+struct DecimalThresholdCase {
+    /// `units / 10^places`, the target.
+    target: Decimal,
+    /// The threshold.
+    threshold: Decimal,
+    /// Counts burning at exactly `threshold` against `target`.
+    at_threshold: EventCounts,
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Targets as people write them: the common nines, and any decimal of up to 6 places.
+fn decimal_target() -> impl Strategy<Value = Decimal> {
+    let common = prop::sample::select(vec![
+        (9, 1),
+        (95, 2),
+        (99, 2),
+        (995, 3),
+        (999, 3),
+        (9_995, 4),
+        (9_999, 4),
+        (99_995, 5),
+        (99_999, 5),
+        (999_999, 6),
+    ])
+    .prop_map(|(units, places)| Decimal { units, places });
+    let any = (1..=6u32).prop_flat_map(|places| {
+        (1..10u64.pow(places)).prop_map(move |units| Decimal { units, places })
+    });
+    prop_oneof![common, any]
+}
+
+/// A target, a threshold in hundredths (1, 6, 14.4 or any from 0.01 to 1,000) that counts can
+/// reach (threshold × budget ≤ 1), and counts exactly on it, scaled by up to 1,000.
+fn decimal_threshold_case() -> impl Strategy<Value = DecimalThresholdCase> {
+    (decimal_target(), 1..=1_000u64).prop_flat_map(|(target, scale)| {
+        let budget_units = 10u64.pow(target.places) - target.units;
+        // threshold × budget = (units × budget_units) / 10^(2 + target.places) ≤ 1; at least
+        // 100 (a threshold of 1), since the budget is below 1.
+        let max_units = (10u64.pow(2 + target.places) / budget_units).min(100_000);
+        let workbook = prop::sample::select(vec![100u64, 600, 1_440])
+            .prop_filter("reachable", move |&units| units <= max_units);
+        prop_oneof![workbook, 1..=max_units].prop_map(move |units| {
+            let threshold = Decimal { units, places: 2 };
+            // The error ratio on the threshold, bad / total, in lowest terms.
+            let bad = u128::from(units) * u128::from(budget_units);
+            let total = 10u128.pow(2 + target.places);
+            let divisor = gcd(bad, total);
+            let (bad, total) = (bad / divisor, total / divisor);
+            let scale = u128::from(scale);
+            let at_threshold = EventCounts {
+                good: u64::try_from((total - bad) * scale).unwrap(),
+                total: u64::try_from(total * scale).unwrap(),
+            };
+            DecimalThresholdCase {
+                target,
+                threshold,
+                at_threshold,
+            }
+        })
+    })
+}
+
+/// Whether `counts` burn at `threshold` or faster against `target`, in exact integers:
+/// bad / total ≥ threshold × (1 − target).
+fn reaches_exactly(counts: EventCounts, target: Decimal, threshold: Decimal) -> bool {
+    let budget_units = 10u128.pow(target.places) - u128::from(target.units);
+    let scale = 10u128.pow(target.places + threshold.places);
+    u128::from(counts.bad()) * scale
+        >= u128::from(threshold.units) * budget_units * u128::from(counts.total)
+}
+
+/// How many bad events to add to counts on a threshold: mostly none or one either way.
+fn near_offset() -> impl Strategy<Value = i64> {
+    prop_oneof![Just(0), Just(-1), Just(1), -3..=3i64]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -193,13 +302,59 @@ proptest! {
     }
 
     #[test]
-    fn burn_rate_alert_fires_iff_both_windows_exceed_threshold(
+    fn burn_rate_alert_fires_iff_both_windows_reach_threshold(
+        case in decimal_threshold_case(),
+        windows in rule().prop_map(|rule| (rule.long_window, rule.short_window)),
+        long_offset in near_offset(),
+        short_offset in near_offset(),
+    ) {
+        let DecimalThresholdCase { target, threshold, at_threshold } = case;
+        let rule = BurnRateRule {
+            long_window: windows.0,
+            short_window: windows.1,
+            burn_rate: threshold.value(),
+            severity: Severity::Critical,
+        };
+        let policy = BurnRatePolicy::new(vec![rule]).unwrap();
+        let long_counts = offset_bad(at_threshold, long_offset);
+        let short_counts = offset_bad(at_threshold, short_offset);
+        let counts = |window: Duration| {
+            if window == rule.long_window { long_counts } else { short_counts }
+        };
+        let alert = policy.evaluate(target.value(), counts).unwrap();
+        // Decided in exact integer arithmetic, not in floating point.
+        let reaches = |counts: EventCounts| reaches_exactly(counts, target, threshold);
+        let expected = reaches(long_counts) && reaches(short_counts);
+        prop_assert_eq!(
+            alert.is_some(),
+            expected,
+            "{:?} and {:?} against {} at {}×",
+            long_counts,
+            short_counts,
+            target.value(),
+            threshold.value()
+        );
+        if long_offset == 0 {
+            // Counts on the threshold burn at exactly the threshold.
+            prop_assert_eq!(burn_rate(target.value(), long_counts).unwrap(), threshold.value());
+        }
+        if let Some(alert) = alert {
+            prop_assert_eq!(alert.rule, rule);
+            prop_assert_eq!(alert.long_burn_rate, burn_rate(target.value(), long_counts).unwrap());
+            prop_assert_eq!(alert.short_burn_rate, burn_rate(target.value(), short_counts).unwrap());
+            prop_assert!(alert.long_burn_rate >= rule.burn_rate);
+            prop_assert!(alert.short_burn_rate >= rule.burn_rate);
+        }
+    }
+
+    #[test]
+    fn burn_rate_alert_agrees_with_the_burn_rates_of_any_counts(
         rule in rule(),
         target in slo_target(),
         long_counts in counts(),
         short_counts in counts(),
     ) {
-        let policy = BurnRatePolicy { rules: vec![rule] };
+        let policy = BurnRatePolicy::new(vec![rule]).unwrap();
         let counts = |window: Duration| {
             if window == rule.long_window { long_counts } else { short_counts }
         };
@@ -216,12 +371,25 @@ proptest! {
     }
 
     #[test]
+    fn burn_rate_is_exact_on_decimal_thresholds(case in decimal_threshold_case()) {
+        let DecimalThresholdCase { target, threshold, at_threshold } = case;
+        let budget = ErrorBudget::new(target.value(), at_threshold).unwrap();
+        prop_assert_eq!(budget.budget_ratio(), Decimal {
+            units: 10u64.pow(target.places) - target.units,
+            places: target.places,
+        }.value());
+        prop_assert_eq!(budget.burn_rate(), threshold.value());
+        prop_assert_eq!(burn_rate(target.value(), at_threshold).unwrap(), threshold.value());
+        prop_assert_eq!(budget.consumed_ratio(), threshold.value());
+    }
+
+    #[test]
     fn burn_rate_alert_is_the_most_urgent_firing_rule(
         rules in prop::collection::vec(rule(), 1..6),
         target in slo_target(),
         measured in prop::collection::vec(counts(), 12),
     ) {
-        let policy = BurnRatePolicy { rules };
+        let policy = BurnRatePolicy::new(rules).unwrap();
         let windows = policy.windows();
         let counts = |window: Duration| {
             let i = windows.binary_search(&window).unwrap();
@@ -229,7 +397,7 @@ proptest! {
         };
         let rate = |window| burn_rate(target, counts(window)).unwrap();
         let firing: Vec<&BurnRateRule> = policy
-            .rules
+            .rules()
             .iter()
             .filter(|r| r.fires(rate(r.long_window), rate(r.short_window)))
             .collect();
@@ -247,15 +415,39 @@ proptest! {
     }
 
     #[test]
-    fn policy_windows_are_sorted_distinct_and_complete(rules in prop::collection::vec(rule(), 0..6)) {
-        let policy = BurnRatePolicy { rules };
+    fn policy_windows_are_sorted_distinct_and_complete(rules in prop::collection::vec(rule(), 1..6)) {
+        let policy = BurnRatePolicy::new(rules.clone()).unwrap();
+        prop_assert_eq!(policy.rules(), &rules[..]);
         let windows = policy.windows();
         prop_assert!(windows.windows(2).all(|pair| pair[0] < pair[1]));
-        for rule in &policy.rules {
+        for rule in policy.rules() {
             prop_assert!(windows.contains(&rule.long_window));
             prop_assert!(windows.contains(&rule.short_window));
         }
-        prop_assert!(windows.len() <= 2 * policy.rules.len());
+        for window in windows {
+            prop_assert!(
+                rules.iter().any(|r| r.long_window == *window || r.short_window == *window)
+            );
+        }
+    }
+
+    #[test]
+    fn policies_with_an_invalid_rule_are_rejected(
+        rules in prop::collection::vec(rule(), 0..6),
+        at in any::<prop::sample::Index>(),
+        long in 1..1_000_000u64,
+        extra in 0..1_000_000u64,
+    ) {
+        let mut rules = rules;
+        let bad = BurnRateRule {
+            long_window: Duration::from_secs(long),
+            short_window: Duration::from_secs(long + extra),
+            burn_rate: 1.0,
+            severity: Severity::Warning,
+        };
+        let position = at.index(rules.len() + 1);
+        rules.insert(position, bad);
+        prop_assert!(BurnRatePolicy::new(rules).is_err());
     }
 
     #[test]

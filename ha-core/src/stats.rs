@@ -2,7 +2,7 @@
 //!
 //! | type | answers | memory |
 //! |---|---|---|
-//! | [`Ewma`] | a recent average, decaying with elapsed time | 48 bytes |
+//! | [`Ewma`] | a recent average, decaying with elapsed time | 40 bytes |
 //! | [`SlidingWindow`] | a count or rate over the last window (e.g. 60 s) | 8 bytes a bucket |
 //! | [`QuantileSketch`] | p50 / p95 / p99 / max within a relative error | 8 bytes a bucket, bounded |
 

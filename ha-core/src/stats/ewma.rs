@@ -14,7 +14,7 @@ use crate::error::{finite, non_zero_duration};
 /// weight halves every `h`.
 ///
 /// **Accuracy and memory.** The average is a convex combination of the samples, so it never leaves
-/// the range of the values fed (clamped against rounding); the state is 48 bytes (64-bit Linux), whatever the
+/// the range of the values fed (clamped against rounding); the state is 40 bytes (64-bit Linux), whatever the
 /// number of samples. Samples may be negative (a temperature, a clock offset); NaN and infinite
 /// samples are rejected. A sample older than the newest one is weighed by its age, exactly as if
 /// it had arrived in order.
@@ -41,7 +41,8 @@ use crate::error::{finite, non_zero_duration};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ewma {
-    time_constant: Duration,
+    /// `τ` in seconds, kept as an `f64` because every sample divides by it.
+    time_constant_secs: f64,
     state: Option<State>,
 }
 
@@ -59,9 +60,9 @@ impl Ewma {
     /// # Errors
     /// [`Error::Zero`](crate::Error::Zero) if `tau` is zero.
     pub fn with_time_constant(tau: Duration) -> Result<Ewma> {
-        let time_constant = non_zero_duration("ewma time constant", tau)?;
+        let tau = non_zero_duration("ewma time constant", tau)?;
         Ok(Ewma {
-            time_constant,
+            time_constant_secs: tau.as_secs_f64(),
             state: None,
         })
     }
@@ -72,10 +73,8 @@ impl Ewma {
     /// [`Error::Zero`](crate::Error::Zero) if `half_life` is zero.
     pub fn with_half_life(half_life: Duration) -> Result<Ewma> {
         let half_life = non_zero_duration("ewma half-life", half_life)?;
-        let tau = half_life.as_secs_f64() / std::f64::consts::LN_2;
         Ok(Ewma {
-            // Only half-lives within 1/ln 2 of `Duration::MAX` saturate.
-            time_constant: Duration::try_from_secs_f64(tau).unwrap_or(Duration::MAX),
+            time_constant_secs: half_life.as_secs_f64() / std::f64::consts::LN_2,
             state: None,
         })
     }
@@ -95,7 +94,7 @@ impl Ewma {
             });
             return Ok(());
         };
-        let tau = self.time_constant.as_secs_f64();
+        let tau = self.time_constant_secs;
         // The share of the new sample in the updated mean, in [0, 1].
         let share = if now >= state.latest {
             let decay = (-(now - state.latest).as_secs_f64() / tau).exp();
@@ -130,7 +129,9 @@ impl Ewma {
     /// The time constant `τ`.
     #[must_use]
     pub fn time_constant(&self) -> Duration {
-        self.time_constant
+        // Only time constants within 1/ln 2 of `Duration::MAX` (from the largest half-lives)
+        // do not fit, and saturate.
+        Duration::try_from_secs_f64(self.time_constant_secs).unwrap_or(Duration::MAX)
     }
 
     /// Forgets every sample.
@@ -234,7 +235,7 @@ mod tests {
 
     #[test]
     fn state_size_is_as_documented() {
-        assert!(std::mem::size_of::<Ewma>() <= 48);
+        assert!(std::mem::size_of::<Ewma>() <= 40);
     }
 
     #[test]

@@ -1,15 +1,31 @@
 //! # ha-shard — where data lives
 //!
-//! This crate will decide where every key lives, where its replicas go, and how data moves when nodes
-//! join, leave or run hot, as pure logic over node sets and key hashes (no I/O):
+//! ha-shard decides where every key lives and where its replicas go, as pure logic over node sets
+//! and key hashes: it does **no I/O**, keeps no clock and spawns nothing. Every placement hashes
+//! keys with one stable, specified function ([`key_hash`], XXH3-64), so processes on different
+//! machines and releases agree on placement; callers may bring their own 64-bit key hash.
 //!
-//! - one stable, specified 64-bit placement hash;
-//! - placement algorithms behind one trait: a hash ring with virtual nodes (and a ketama-compatible
-//!   mode), jump consistent hash, rendezvous hashing, Maglev, consistent hashing with bounded loads,
-//!   Redis Cluster hash slots and an arbitrary-removal consistent hash;
-//! - shard maps by hash, range and directory, with replica placement across zones;
-//! - hot-shard detection, a rebalance planner and a migration state machine;
-//! - cross-shard query planning and placement analysis.
+//! Placement algorithms share the [`Placement`] trait: `locate` a key's owner, `locate_n` its
+//! replicas in distinct zones when the nodes offer enough.
 //!
-//! It is empty for now: the issue "ha-shard: hash rings, shard maps, replica placement, hot shards and
-//! rebalancing plans" fills it.
+//! | algorithm | lookup | weights | membership changes |
+//! |---|---|---|---|
+//! | [`JumpHash`] | `O(ln n)`, no memory | no | append or remove the last node |
+//! | [`Rendezvous`] | `O(n)` | yes (logarithmic method) | any, minimal movement |
+//!
+//! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
+//! and rebalancing plans": a hash ring with virtual nodes and a ketama mode, Maglev, consistent
+//! hashing with bounded loads, Redis Cluster hash slots, an arbitrary-removal consistent hash,
+//! shard maps, hot-shard detection, rebalancing and migration plans.
+
+mod error;
+mod hash;
+mod jump;
+mod placement;
+mod rendezvous;
+
+pub use error::{Error, Result};
+pub use hash::key_hash;
+pub use jump::{JumpHash, jump_consistent_hash};
+pub use placement::Placement;
+pub use rendezvous::Rendezvous;

@@ -1,0 +1,144 @@
+//! The one trait every placement algorithm implements.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use ha_core::{Node, NodeId};
+
+use crate::{Error, Result, key_hash};
+
+/// Where keys live: a placement algorithm over a fixed set of nodes.
+///
+/// An implementation answers two questions about a 64-bit key hash: which node owns it
+/// ([`locate_hash`](Self::locate_hash)), and in what order the other nodes should hold its
+/// replicas ([`visit_preference`](Self::visit_preference)). From these the trait derives the rest:
+/// lookups by key, and [`locate_n`](Self::locate_n) — `n` distinct nodes for `n` replicas, spread
+/// over as many zones as the nodes offer.
+///
+/// Nodes are referred to by their index in [`nodes`](Self::nodes). A placement is immutable:
+/// a membership change builds a new one, and comparing the two says which keys move.
+///
+/// ```
+/// use ha_core::{Node, NodeId};
+/// use ha_shard::{Placement, Rendezvous};
+///
+/// let nodes = ["a", "b", "c", "d"]
+///     .iter()
+///     .zip(["z1", "z1", "z2", "z3"])
+///     .map(|(id, zone)| Ok(Node::new(NodeId::new(*id)?, "").with_zone(zone)))
+///     .collect::<Result<Vec<_>, ha_core::Error>>()?;
+/// let placement = Rendezvous::new(nodes)?;
+/// let owner = placement.locate(b"user:42");
+/// let replicas = placement.locate_n(b"user:42", 3)?;
+/// assert_eq!(replicas[0].id, owner.id);
+/// // Three replicas in three different zones.
+/// let mut zones: Vec<_> = replicas.iter().map(|n| n.zone.clone()).collect();
+/// zones.sort();
+/// zones.dedup();
+/// assert_eq!(zones.len(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Placement {
+    /// The nodes placed over, in the order indices refer to; never empty.
+    fn nodes(&self) -> &[Node];
+
+    /// The hash this placement gives a key. Default: [`key_hash`] (XXH3-64); a placement that must
+    /// interoperate with another system's hashing (ketama's MD5) overrides it.
+    fn hash_key(&self, key: &[u8]) -> u64 {
+        key_hash(key)
+    }
+
+    /// The index of the node that owns `hash`.
+    fn locate_hash(&self, hash: u64) -> usize;
+
+    /// Calls `visit` with node indices in this placement's order of preference for `hash`, the
+    /// owner first, until `visit` breaks or every node has been offered. An index may be offered
+    /// more than once (a ring walk meets a node's virtual points again); callers skip repeats.
+    fn visit_preference(&self, hash: u64, visit: &mut dyn FnMut(usize) -> ControlFlow<()>);
+
+    /// The node that owns `key`.
+    fn locate(&self, key: &[u8]) -> &Node {
+        self.node(self.locate_hash(self.hash_key(key)))
+    }
+
+    /// `n` distinct nodes for `key`, the owner first: see [`locate_n_hash`](Self::locate_n_hash).
+    ///
+    /// # Errors
+    /// [`Error::TooManyReplicas`] if `n` exceeds the number of nodes.
+    fn locate_n(&self, key: &[u8], n: usize) -> Result<Vec<&Node>> {
+        let indices = self.locate_n_hash(self.hash_key(key), n)?;
+        Ok(indices.into_iter().map(|i| self.node(i)).collect())
+    }
+
+    /// The indices of `n` distinct nodes for `hash`, the owner first.
+    ///
+    /// Nodes are taken in preference order, first only from zones not yet used (nodes with no
+    /// zone count as one zone of their own), then — when there are fewer zones than `n` — from the
+    /// rest, again in preference order. So replicas land in distinct zones whenever enough zones
+    /// exist, and the choice is as stable as the algorithm's preference order.
+    ///
+    /// # Errors
+    /// [`Error::TooManyReplicas`] if `n` exceeds the number of nodes.
+    fn locate_n_hash(&self, hash: u64, n: usize) -> Result<Vec<usize>> {
+        let nodes = self.nodes();
+        if n > nodes.len() {
+            return Err(Error::TooManyReplicas {
+                requested: n,
+                available: nodes.len(),
+            });
+        }
+        let mut chosen: Vec<usize> = Vec::with_capacity(n);
+        if n == 0 {
+            return Ok(chosen);
+        }
+        let mut seen = vec![false; nodes.len()];
+        let mut order = Vec::with_capacity(nodes.len());
+        let mut zones: HashSet<Option<&str>> = HashSet::new();
+        self.visit_preference(hash, &mut |i| {
+            if let Some(first_visit) = seen.get_mut(i).filter(|s| !**s) {
+                *first_visit = true;
+                order.push(i);
+                if chosen.len() < n && zones.insert(nodes[i].zone.as_deref()) {
+                    chosen.push(i);
+                }
+            }
+            if chosen.len() == n {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        for i in order {
+            if chosen.len() == n {
+                break;
+            }
+            if !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
+        debug_assert_eq!(chosen.len(), n, "a preference walk must offer every node");
+        Ok(chosen)
+    }
+
+    /// The node at `index`.
+    ///
+    /// # Panics
+    /// If `index` is not below `nodes().len()`; indices from this trait's methods always are.
+    fn node(&self, index: usize) -> &Node {
+        &self.nodes()[index]
+    }
+}
+
+/// Checks a node set for a placement: not empty, no id twice.
+pub(crate) fn validate_nodes(nodes: &[Node]) -> Result<()> {
+    if nodes.is_empty() {
+        return Err(Error::EmptyNodeSet);
+    }
+    let mut ids: HashSet<&NodeId> = HashSet::with_capacity(nodes.len());
+    for node in nodes {
+        if !ids.insert(&node.id) {
+            return Err(Error::DuplicateNode(node.id.clone()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! One conformance suite, run against every `Placement` implementation. Each property is named
+//! for the invariant it states; an implementation joins by adding a line to `KINDS` and `build`.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use ha_core::{Node, NodeId};
+use ha_shard::{JumpHash, Placement, Rendezvous};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Jump,
+    Rendezvous,
+}
+
+const KINDS: [Kind; 2] = [Kind::Jump, Kind::Rendezvous];
+
+fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
+    match kind {
+        Kind::Jump => Box::new(JumpHash::new(nodes).unwrap()),
+        Kind::Rendezvous => Box::new(Rendezvous::new(nodes).unwrap()),
+    }
+}
+
+/// Which node can leave while the rest keep their keys: jump hash only loses its last node.
+fn removable(kind: Kind, pick: usize, len: usize) -> usize {
+    match kind {
+        Kind::Jump => len - 1,
+        Kind::Rendezvous => pick % len,
+    }
+}
+
+fn nodes(count: usize, zones: usize) -> Vec<Node> {
+    (0..count)
+        .map(|i| {
+            Node::new(NodeId::new(format!("node-{i}")).unwrap(), "")
+                .with_zone(format!("zone-{}", i % zones.max(1)))
+        })
+        .collect()
+}
+
+fn owner_ids(p: &dyn Placement, keys: &[u64]) -> Vec<NodeId> {
+    keys.iter()
+        .map(|&k| p.node(p.locate_hash(k)).id.clone())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn locate_n_gives_n_distinct_nodes_owner_first(
+        count in 1usize..30,
+        zones in 1usize..6,
+        keys in prop::collection::vec(any::<u64>(), 1..50),
+    ) {
+        for kind in KINDS {
+            let p = build(kind, nodes(count, zones));
+            for &key in &keys {
+                for n in [0, 1, count.min(3), count] {
+                    let chosen = p.locate_n_hash(key, n).unwrap();
+                    prop_assert_eq!(chosen.len(), n);
+                    let distinct: HashSet<_> = chosen.iter().collect();
+                    prop_assert_eq!(distinct.len(), n, "{:?}: repeats in {:?}", kind, chosen);
+                    if n > 0 {
+                        prop_assert_eq!(chosen[0], p.locate_hash(key), "{:?}: owner not first", kind);
+                    }
+                }
+                prop_assert!(p.locate_n_hash(key, count + 1).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn locate_n_uses_distinct_zones_when_enough_exist(
+        count in 2usize..30,
+        zones in 1usize..6,
+        n in 1usize..6,
+        keys in prop::collection::vec(any::<u64>(), 1..50),
+    ) {
+        prop_assume!(n <= count);
+        for kind in KINDS {
+            let p = build(kind, nodes(count, zones));
+            let available = count.min(zones);
+            for &key in &keys {
+                let chosen = p.locate_n_hash(key, n).unwrap();
+                let used: HashSet<_> = chosen.iter().map(|&i| p.node(i).zone.clone()).collect();
+                prop_assert_eq!(used.len(), n.min(available), "{:?}: zones {:?}", kind, used);
+            }
+        }
+    }
+
+    #[test]
+    fn preference_offers_every_node(count in 1usize..40, key in any::<u64>()) {
+        for kind in KINDS {
+            let p = build(kind, nodes(count, 3));
+            let mut seen = vec![false; count];
+            p.visit_preference(key, &mut |i| {
+                seen[i] = true;
+                ControlFlow::Continue(())
+            });
+            prop_assert!(seen.iter().all(|&s| s), "{:?} skipped a node", kind);
+        }
+    }
+
+    #[test]
+    fn adding_a_node_moves_keys_only_to_it(
+        count in 1usize..40,
+        keys in prop::collection::vec(any::<u64>(), 200),
+    ) {
+        for kind in KINDS {
+            let before = build(kind, nodes(count, 3));
+            let after = build(kind, nodes(count + 1, 3));
+            let newcomer = after.node(count).id.clone();
+            let moves = owner_ids(&*before, &keys).into_iter().zip(owner_ids(&*after, &keys));
+            for (key, (old, new)) in keys.iter().zip(moves) {
+                prop_assert!(old == new || new == newcomer, "{:?}: key {} went {} → {}", kind, key, old, new);
+            }
+        }
+    }
+
+    #[test]
+    fn removing_a_node_moves_only_its_keys(
+        count in 2usize..40,
+        pick in any::<usize>(),
+        keys in prop::collection::vec(any::<u64>(), 200),
+    ) {
+        for kind in KINDS {
+            let all = nodes(count, 3);
+            let mut rest = all.clone();
+            let leaver = rest.remove(removable(kind, pick, count)).id;
+            let before = build(kind, all);
+            let after = build(kind, rest);
+            let moves = owner_ids(&*before, &keys).into_iter().zip(owner_ids(&*after, &keys));
+            for (key, (old, new)) in keys.iter().zip(moves) {
+                prop_assert!(old == new || old == leaver, "{:?}: key {} went {} → {}", kind, key, old, new);
+            }
+        }
+    }
+}
+
+/// Over 100 000 keys on 10 nodes each node's share stays within 5% of the mean, and a join moves
+/// at most 1.1× the ideal `1/(n+1)` of the keys.
+#[test]
+fn placements_are_balanced_and_joins_move_about_the_ideal_share() {
+    let keys: Vec<u64> = (0..100_000u64)
+        .map(|i| ha_shard::key_hash(&i.to_le_bytes()))
+        .collect();
+    for kind in KINDS {
+        let p = build(kind, nodes(10, 3));
+        let mut load = [0usize; 10];
+        for &k in &keys {
+            load[p.locate_hash(k)] += 1;
+        }
+        let peak = *load.iter().max().unwrap() as f64 / (keys.len() as f64 / 10.0);
+        assert!(peak <= 1.05, "{kind:?}: peak/mean {peak}");
+
+        let grown = build(kind, nodes(11, 3));
+        let moved = owner_ids(&*p, &keys)
+            .iter()
+            .zip(owner_ids(&*grown, &keys))
+            .filter(|(a, b)| **a != *b)
+            .count() as f64
+            / keys.len() as f64;
+        let ideal = 1.0 / 11.0;
+        assert!(
+            moved <= 1.1 * ideal,
+            "{kind:?}: moved {moved}, ideal {ideal}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn reweighting_a_rendezvous_node_moves_keys_only_to_or_from_it(
+        weights in prop::collection::vec(1u32..10, 2..20),
+        pick in any::<prop::sample::Index>(),
+        new_weight in 1u32..10,
+        keys in prop::collection::vec(any::<u64>(), 200),
+    ) {
+        let weighted = |ws: &[u32]| {
+            let list = ws
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| {
+                    Node::new(NodeId::new(format!("node-{i}")).unwrap(), "")
+                        .with_weight(std::num::NonZeroU32::new(w).unwrap())
+                })
+                .collect();
+            Rendezvous::new(list).unwrap()
+        };
+        let i = pick.index(weights.len());
+        let mut changed = weights.clone();
+        changed[i] = new_weight;
+        let (before, after) = (weighted(&weights), weighted(&changed));
+        let target = before.node(i).id.clone();
+        let moves = owner_ids(&before, &keys).into_iter().zip(owner_ids(&after, &keys));
+        for (old, new) in moves {
+            prop_assert!(old == new || old == target || new == target, "{} → {}", old, new);
+        }
+    }
+}

@@ -13,3 +13,9 @@
 //!
 //! It is empty for now: the issue "ha-shard: hash rings, shard maps, replica placement, hot shards and
 //! rebalancing plans" fills it.
+
+mod slots;
+
+pub use slots::{
+    Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
+};

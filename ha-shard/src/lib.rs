@@ -13,19 +13,27 @@
 //! | [`JumpHash`] | `O(ln n)`, no memory | no | append or remove the last node |
 //! | [`Rendezvous`] | `O(n)` | yes (logarithmic method) | any, minimal movement |
 //!
+//! Redis Cluster's own scheme is here too, exactly as Redis computes it: [`key_slot`] (CRC16 mod
+//! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states
+//! and the MOVED / ASK answers a cluster client or proxy acts on.
+//!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": a hash ring with virtual nodes and a ketama mode, Maglev, consistent
-//! hashing with bounded loads, Redis Cluster hash slots, an arbitrary-removal consistent hash,
-//! shard maps, hot-shard detection, rebalancing and migration plans.
+//! hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
+//! detection, rebalancing and migration plans.
 
 mod error;
 mod hash;
 mod jump;
 mod placement;
 mod rendezvous;
+mod slots;
 
 pub use error::{Error, Result};
 pub use hash::key_hash;
 pub use jump::{JumpHash, jump_consistent_hash};
 pub use placement::Placement;
 pub use rendezvous::Rendezvous;
+pub use slots::{
+    Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
+};

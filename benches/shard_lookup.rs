@@ -9,8 +9,9 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ha::core::{Node, NodeId};
-use ha::shard::{JumpHash, Placement, Rendezvous};
+use ha::shard::{JumpHash, Maglev, MaglevConfig, Placement, Rendezvous};
 use jumphash::JumpHasher;
+use maglev::ConsistentHasher;
 use rendezvous_hash::RendezvousNodes;
 
 const SIZES: [usize; 3] = [10, 100, 1000];
@@ -77,5 +78,29 @@ fn rendezvous(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, jump, rendezvous);
+fn maglev_tables(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("maglev");
+    for size in SIZES {
+        let ours = Maglev::new(nodes(size), MaglevConfig::default()).unwrap();
+        let mut i = 0;
+        group.bench_with_input(BenchmarkId::new("ha-shard", size), &size, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                ours.locate(black_box(keys[i].as_bytes())).weight
+            })
+        });
+        let names: Vec<String> = (0..size).map(|n| format!("node-{n}")).collect();
+        let peer = maglev::Maglev::new(names);
+        group.bench_with_input(BenchmarkId::new("maglev", size), &size, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                peer.get(black_box(keys[i].as_str())).map(String::len)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, jump, rendezvous, maglev_tables);
 criterion_main!(benches);

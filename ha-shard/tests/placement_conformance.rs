@@ -6,21 +6,24 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use ha_core::{Node, NodeId};
-use ha_shard::{JumpHash, Placement, Rendezvous};
+use ha_shard::{JumpHash, Maglev, MaglevConfig, Placement, Rendezvous};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Jump,
     Rendezvous,
+    Maglev,
 }
 
-const KINDS: [Kind; 2] = [Kind::Jump, Kind::Rendezvous];
+const KINDS: [Kind; 3] = [Kind::Jump, Kind::Rendezvous, Kind::Maglev];
 
 fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
     match kind {
         Kind::Jump => Box::new(JumpHash::new(nodes).unwrap()),
         Kind::Rendezvous => Box::new(Rendezvous::new(nodes).unwrap()),
+        // A smaller prime table than the default keeps the debug-mode suite fast.
+        Kind::Maglev => Box::new(Maglev::new(nodes, MaglevConfig { table_size: 16_411 }).unwrap()),
     }
 }
 
@@ -28,7 +31,17 @@ fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
 fn removable(kind: Kind, pick: usize, len: usize) -> usize {
     match kind {
         Kind::Jump => len - 1,
-        Kind::Rendezvous => pick % len,
+        Kind::Rendezvous | Kind::Maglev => pick % len,
+    }
+}
+
+/// The share of keys a membership change may move between nodes it did not touch: none for the
+/// strictly minimal algorithms; Maglev's table refill shifts a few entries (under 1% of keys at
+/// these sizes and table; the bound leaves room for sampling 200 keys).
+fn extra_moves_allowed(kind: Kind) -> usize {
+    match kind {
+        Kind::Jump | Kind::Rendezvous => 0,
+        Kind::Maglev => 8,
     }
 }
 
@@ -115,9 +128,8 @@ proptest! {
             let after = build(kind, nodes(count + 1, 3));
             let newcomer = after.node(count).id.clone();
             let moves = owner_ids(&*before, &keys).into_iter().zip(owner_ids(&*after, &keys));
-            for (key, (old, new)) in keys.iter().zip(moves) {
-                prop_assert!(old == new || new == newcomer, "{:?}: key {} went {} → {}", kind, key, old, new);
-            }
+            let extra = moves.filter(|(old, new)| old != new && *new != newcomer).count();
+            prop_assert!(extra <= extra_moves_allowed(kind), "{:?}: {} keys moved between old nodes", kind, extra);
         }
     }
 
@@ -134,9 +146,8 @@ proptest! {
             let before = build(kind, all);
             let after = build(kind, rest);
             let moves = owner_ids(&*before, &keys).into_iter().zip(owner_ids(&*after, &keys));
-            for (key, (old, new)) in keys.iter().zip(moves) {
-                prop_assert!(old == new || old == leaver, "{:?}: key {} went {} → {}", kind, key, old, new);
-            }
+            let extra = moves.filter(|(old, new)| old != new && *old != leaver).count();
+            prop_assert!(extra <= extra_moves_allowed(kind), "{:?}: {} keys moved between staying nodes", kind, extra);
         }
     }
 }

@@ -12,6 +12,7 @@
 //! |---|---|---|---|
 //! | [`JumpHash`] | `O(ln n)`, no memory | no | append or remove the last node |
 //! | [`Rendezvous`] | `O(n)` | yes (logarithmic method) | any, minimal movement |
+//! | [`HashRing`] | `O(1)` expected (bucket index over sorted points), 16 B a point | yes (points ∝ weight) | any, minimal movement; twemproxy-compatible ketama mode |
 //!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": a hash ring with virtual nodes and a ketama mode, Maglev, consistent
@@ -23,9 +24,11 @@ mod hash;
 mod jump;
 mod placement;
 mod rendezvous;
+mod ring;
 
 pub use error::{Error, Result};
 pub use hash::key_hash;
 pub use jump::{JumpHash, jump_consistent_hash};
 pub use placement::Placement;
 pub use rendezvous::Rendezvous;
+pub use ring::{HashRing, KetamaName, RingConfig};

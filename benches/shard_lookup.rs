@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ha::core::{Node, NodeId};
-use ha::shard::{JumpHash, Maglev, MaglevConfig, Placement, Rendezvous};
+use ha::shard::{HashRing, JumpHash, Maglev, MaglevConfig, Placement, Rendezvous, RingConfig};
 use jumphash::JumpHasher;
 use maglev::ConsistentHasher;
 use rendezvous_hash::RendezvousNodes;
@@ -102,5 +102,36 @@ fn maglev_tables(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, jump, rendezvous, maglev_tables);
+/// hashring has no virtual nodes of its own; its docs build them as `(node, i)` items, here 160 a
+/// node as the figures assume.
+fn rings(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("ring");
+    for size in SIZES {
+        let ours = HashRing::new(nodes(size), RingConfig::default()).unwrap();
+        let mut i = 0;
+        group.bench_with_input(BenchmarkId::new("ha-shard", size), &size, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                ours.locate(black_box(keys[i].as_bytes())).weight
+            })
+        });
+        let mut peer = hashring::HashRing::new();
+        for node in 0..size {
+            for vnode in 0..160usize {
+                peer.add((node, vnode));
+            }
+        }
+        group.bench_with_input(BenchmarkId::new("hashring", size), &size, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                peer.get(black_box(&keys[i].as_str()))
+                    .map(|&(node, _)| node)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, jump, rendezvous, maglev_tables, rings);
 criterion_main!(benches);

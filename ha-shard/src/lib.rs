@@ -13,14 +13,14 @@
 //! | [`JumpHash`] | `O(ln n)`, no memory | no | append or remove the last node |
 //! | [`Rendezvous`] | `O(n)` | yes (logarithmic method) | any, minimal movement |
 //! | [`Maglev`] | `O(1)`, a fixed table | yes | any, near-minimal movement |
+//! | [`HashRing`] | `O(1)` expected (bucket index over sorted points), 16 B a point | yes (points ∝ weight) | any, minimal movement; twemproxy-compatible ketama mode |
 //!
 //! Redis Cluster's own scheme is here too, exactly as Redis computes it: [`key_slot`] (CRC16 mod
 //! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states
 //! and the MOVED / ASK answers a cluster client or proxy acts on.
 //!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
-//! and rebalancing plans": a hash ring with virtual nodes and a ketama mode, consistent
-//! hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
+//! and rebalancing plans": consistent hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
 //! detection, rebalancing and migration plans.
 
 mod error;
@@ -29,6 +29,7 @@ mod jump;
 mod maglev;
 mod placement;
 mod rendezvous;
+mod ring;
 mod slots;
 
 pub use error::{Error, Result};
@@ -37,6 +38,7 @@ pub use jump::{JumpHash, jump_consistent_hash};
 pub use maglev::{Maglev, MaglevConfig};
 pub use placement::Placement;
 pub use rendezvous::Rendezvous;
+pub use ring::{HashRing, KetamaName, RingConfig};
 pub use slots::{
     Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
 };

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use ha_core::{Node, NodeId};
-use ha_shard::{JumpHash, Maglev, MaglevConfig, Placement, Rendezvous};
+use ha_shard::{
+    HashRing, JumpHash, KetamaName, Maglev, MaglevConfig, Placement, Rendezvous, RingConfig,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,9 +16,22 @@ enum Kind {
     Jump,
     Rendezvous,
     Maglev,
+    Ring,
+    Ketama,
 }
 
-const KINDS: [Kind; 3] = [Kind::Jump, Kind::Rendezvous, Kind::Maglev];
+/// The placements whose membership changes move a bounded set of keys.
+const KINDS: [Kind; 4] = [Kind::Jump, Kind::Rendezvous, Kind::Maglev, Kind::Ring];
+
+/// Every placement, for the properties that hold whatever the membership history: ketama's point
+/// counts depend on the whole pool, so a change can move keys between servers that stayed.
+const ALL_KINDS: [Kind; 5] = [
+    Kind::Jump,
+    Kind::Rendezvous,
+    Kind::Maglev,
+    Kind::Ring,
+    Kind::Ketama,
+];
 
 fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
     match kind {
@@ -24,6 +39,8 @@ fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
         Kind::Rendezvous => Box::new(Rendezvous::new(nodes).unwrap()),
         // A smaller prime table than the default keeps the debug-mode suite fast.
         Kind::Maglev => Box::new(Maglev::new(nodes, MaglevConfig { table_size: 16_411 }).unwrap()),
+        Kind::Ring => Box::new(HashRing::new(nodes, RingConfig::default()).unwrap()),
+        Kind::Ketama => Box::new(HashRing::ketama(nodes, KetamaName::Id).unwrap()),
     }
 }
 
@@ -31,7 +48,7 @@ fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
 fn removable(kind: Kind, pick: usize, len: usize) -> usize {
     match kind {
         Kind::Jump => len - 1,
-        Kind::Rendezvous | Kind::Maglev => pick % len,
+        Kind::Rendezvous | Kind::Maglev | Kind::Ring | Kind::Ketama => pick % len,
     }
 }
 
@@ -40,8 +57,9 @@ fn removable(kind: Kind, pick: usize, len: usize) -> usize {
 /// these sizes and table; the bound leaves room for sampling 200 keys).
 fn extra_moves_allowed(kind: Kind) -> usize {
     match kind {
-        Kind::Jump | Kind::Rendezvous => 0,
+        Kind::Jump | Kind::Rendezvous | Kind::Ring => 0,
         Kind::Maglev => 8,
+        Kind::Ketama => usize::MAX,
     }
 }
 
@@ -69,7 +87,7 @@ proptest! {
         zones in 1usize..6,
         keys in prop::collection::vec(any::<u64>(), 1..50),
     ) {
-        for kind in KINDS {
+        for kind in ALL_KINDS {
             let p = build(kind, nodes(count, zones));
             for &key in &keys {
                 for n in [0, 1, count.min(3), count] {
@@ -94,7 +112,7 @@ proptest! {
         keys in prop::collection::vec(any::<u64>(), 1..50),
     ) {
         prop_assume!(n <= count);
-        for kind in KINDS {
+        for kind in ALL_KINDS {
             let p = build(kind, nodes(count, zones));
             let available = count.min(zones);
             for &key in &keys {
@@ -107,7 +125,7 @@ proptest! {
 
     #[test]
     fn preference_offers_every_node(count in 1usize..40, key in any::<u64>()) {
-        for kind in KINDS {
+        for kind in ALL_KINDS {
             let p = build(kind, nodes(count, 3));
             let mut seen = vec![false; count];
             p.visit_preference(key, &mut |i| {

@@ -29,6 +29,7 @@ mod jump;
 mod maglev;
 mod placement;
 mod rendezvous;
+mod shard_id;
 mod ring;
 mod slots;
 
@@ -38,6 +39,7 @@ pub use jump::{JumpHash, jump_consistent_hash};
 pub use maglev::{Maglev, MaglevConfig};
 pub use placement::Placement;
 pub use rendezvous::Rendezvous;
+pub use shard_id::ShardId;
 pub use ring::{HashRing, KetamaName, RingConfig};
 pub use slots::{
     Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,

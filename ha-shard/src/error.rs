@@ -43,6 +43,9 @@ pub enum Error {
     /// A shared-vocabulary error from ha-core.
     #[error(transparent)]
     Core(#[from] ha_core::Error),
+    /// A membership change named a node the placement does not hold.
+    #[error("node {0} is not in the placement")]
+    UnknownNode(NodeId),
 }
 
 /// `Result` with ha-shard's [`Error`].

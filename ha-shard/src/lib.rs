@@ -13,34 +13,43 @@
 //! | [`JumpHash`] | `O(ln n)`, no memory | no | append or remove the last node |
 //! | [`Rendezvous`] | `O(n)` | yes (logarithmic method) | any, minimal movement |
 //! | [`Maglev`] | `O(1)`, a fixed table | yes | any, near-minimal movement |
+//! | [`Memento`] | `O(ln n)`, a slot per bucket | no | any (MementoHash: a fresh build is jump hash; removals are remembered) |
 //! | [`HashRing`] | `O(1)` expected (bucket index over sorted points), 16 B a point | yes (points ∝ weight) | any, minimal movement; twemproxy-compatible ketama mode |
 //!
 //! Redis Cluster's own scheme is here too, exactly as Redis computes it: [`key_slot`] (CRC16 mod
 //! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states
 //! and the MOVED / ASK answers a cluster client or proxy acts on.
 //!
+//! [`BoundedLoads`] caps any placement's load: it assigns keys along the placement's preference
+//! order to the first node below `c ×` its fair share (consistent hashing with bounded loads, as
+//! Vimeo and HAProxy use it) and tracks live assignments.
+//!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": consistent hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
 //! detection, rebalancing and migration plans.
 
+mod bounded;
 mod error;
 mod hash;
 mod jump;
 mod maglev;
+mod memento;
 mod placement;
 mod rendezvous;
-mod shard_id;
 mod ring;
+mod shard_id;
 mod slots;
 
+pub use bounded::{BoundedLoads, BoundedLoadsConfig, Move};
 pub use error::{Error, Result};
 pub use hash::key_hash;
 pub use jump::{JumpHash, jump_consistent_hash};
 pub use maglev::{Maglev, MaglevConfig};
+pub use memento::Memento;
 pub use placement::Placement;
 pub use rendezvous::Rendezvous;
-pub use shard_id::ShardId;
 pub use ring::{HashRing, KetamaName, RingConfig};
+pub use shard_id::ShardId;
 pub use slots::{
     Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
 };

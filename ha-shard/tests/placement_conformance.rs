@@ -7,7 +7,8 @@ use std::ops::ControlFlow;
 
 use ha_core::{Node, NodeId};
 use ha_shard::{
-    HashRing, JumpHash, KetamaName, Maglev, MaglevConfig, Placement, Rendezvous, RingConfig,
+    HashRing, JumpHash, KetamaName, Maglev, MaglevConfig, Memento, Placement, Rendezvous,
+    RingConfig,
 };
 use proptest::prelude::*;
 
@@ -18,19 +19,27 @@ enum Kind {
     Maglev,
     Ring,
     Ketama,
+    Memento,
 }
 
 /// The placements whose membership changes move a bounded set of keys.
-const KINDS: [Kind; 4] = [Kind::Jump, Kind::Rendezvous, Kind::Maglev, Kind::Ring];
+const KINDS: [Kind; 5] = [
+    Kind::Jump,
+    Kind::Rendezvous,
+    Kind::Maglev,
+    Kind::Ring,
+    Kind::Memento,
+];
 
 /// Every placement, for the properties that hold whatever the membership history: ketama's point
 /// counts depend on the whole pool, so a change can move keys between servers that stayed.
-const ALL_KINDS: [Kind; 5] = [
+const ALL_KINDS: [Kind; 6] = [
     Kind::Jump,
     Kind::Rendezvous,
     Kind::Maglev,
     Kind::Ring,
     Kind::Ketama,
+    Kind::Memento,
 ];
 
 fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
@@ -41,13 +50,16 @@ fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
         Kind::Maglev => Box::new(Maglev::new(nodes, MaglevConfig { table_size: 16_411 }).unwrap()),
         Kind::Ring => Box::new(HashRing::new(nodes, RingConfig::default()).unwrap()),
         Kind::Ketama => Box::new(HashRing::ketama(nodes, KetamaName::Id).unwrap()),
+        Kind::Memento => Box::new(Memento::new(nodes).unwrap()),
     }
 }
 
-/// Which node can leave while the rest keep their keys: jump hash only loses its last node.
+/// Which node can leave while the rest keep their keys: jump hash only loses its last node, and
+/// so does a fresh MementoHash build, which is jump hash (any node leaves through
+/// `Memento::remove`; see `tests/memento.rs`).
 fn removable(kind: Kind, pick: usize, len: usize) -> usize {
     match kind {
-        Kind::Jump => len - 1,
+        Kind::Jump | Kind::Memento => len - 1,
         Kind::Rendezvous | Kind::Maglev | Kind::Ring | Kind::Ketama => pick % len,
     }
 }
@@ -57,7 +69,7 @@ fn removable(kind: Kind, pick: usize, len: usize) -> usize {
 /// these sizes and table; the bound leaves room for sampling 200 keys).
 fn extra_moves_allowed(kind: Kind) -> usize {
     match kind {
-        Kind::Jump | Kind::Rendezvous | Kind::Ring => 0,
+        Kind::Jump | Kind::Rendezvous | Kind::Ring | Kind::Memento => 0,
         Kind::Maglev => 8,
         Kind::Ketama => usize::MAX,
     }

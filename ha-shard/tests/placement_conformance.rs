@@ -64,13 +64,14 @@ fn removable(kind: Kind, pick: usize, len: usize) -> usize {
     }
 }
 
-/// The share of keys a membership change may move between nodes it did not touch: none for the
-/// strictly minimal algorithms; Maglev's table refill shifts a few entries (under 1% of keys at
-/// these sizes and table; the bound leaves room for sampling 200 keys).
+/// How many of the (at most 200 distinct) sampled keys a membership change may move between nodes
+/// it did not touch: none for the strictly minimal algorithms. Maglev's table refill shifts a few
+/// entries: at most 1.04% of keys for 1–40 nodes with this table (measured over 100 000 keys),
+/// about 2 of 200 expected; 12 keeps a false alarm below one in ten million cases.
 fn extra_moves_allowed(kind: Kind) -> usize {
     match kind {
         Kind::Jump | Kind::Rendezvous | Kind::Ring | Kind::Memento => 0,
-        Kind::Maglev => 8,
+        Kind::Maglev => 12,
         Kind::Ketama => usize::MAX,
     }
 }
@@ -151,7 +152,7 @@ proptest! {
     #[test]
     fn adding_a_node_moves_keys_only_to_it(
         count in 1usize..40,
-        keys in prop::collection::vec(any::<u64>(), 200),
+        keys in prop::collection::btree_set(any::<u64>(), 1..200).prop_map(|k| k.into_iter().collect::<Vec<_>>()),
     ) {
         for kind in KINDS {
             let before = build(kind, nodes(count, 3));
@@ -167,7 +168,7 @@ proptest! {
     fn removing_a_node_moves_only_its_keys(
         count in 2usize..40,
         pick in any::<usize>(),
-        keys in prop::collection::vec(any::<u64>(), 200),
+        keys in prop::collection::btree_set(any::<u64>(), 1..200).prop_map(|k| k.into_iter().collect::<Vec<_>>()),
     ) {
         for kind in KINDS {
             let all = nodes(count, 3);
@@ -221,7 +222,7 @@ proptest! {
         weights in prop::collection::vec(1u32..10, 2..20),
         pick in any::<prop::sample::Index>(),
         new_weight in 1u32..10,
-        keys in prop::collection::vec(any::<u64>(), 200),
+        keys in prop::collection::btree_set(any::<u64>(), 1..200).prop_map(|k| k.into_iter().collect::<Vec<_>>()),
     ) {
         let weighted = |ws: &[u32]| {
             let list = ws

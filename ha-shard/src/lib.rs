@@ -19,28 +19,46 @@
 //! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states
 //! and the MOVED / ASK answers a cluster client or proxy acts on.
 //!
+//! Keys group into shards, the unit that moves: a [`ShardMap`] assigns each key one shard by
+//! hash ([`HashShards`]), by key range with splits and merges ([`RangeShards`]) or by an explicit
+//! table ([`DirectoryShards`]); a [`ShardPlacement`] puts each shard's primary and replicas on
+//! nodes in distinct zones, and [`ShardPlacement::route`] gives a key's shard, primary and
+//! replicas in one call. Cross-shard queries are planned with [`group_by_shard`] and
+//! [`ShardMap::shards_touched`] and answered with [`merge_sorted`], [`merge_counts`] and
+//! [`merge_sums`]; [`load_imbalance`] and [`moved_fraction`] measure any placement's spread and
+//! the keys a change moves.
+//!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": consistent hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
 //! detection, rebalancing and migration plans.
 
+mod analysis;
 mod error;
 mod hash;
 mod jump;
 mod maglev;
 mod placement;
+mod query;
 mod rendezvous;
-mod shard_id;
 mod ring;
+mod shard_id;
+mod shard_map;
 mod slots;
 
+pub use analysis::{LoadReport, ideal_join_fraction, load_imbalance, moved_fraction};
 pub use error::{Error, Result};
 pub use hash::key_hash;
 pub use jump::{JumpHash, jump_consistent_hash};
 pub use maglev::{Maglev, MaglevConfig};
 pub use placement::Placement;
+pub use query::{group_by_shard, merge_counts, merge_sorted, merge_sorted_by_key, merge_sums};
 pub use rendezvous::Rendezvous;
-pub use shard_id::ShardId;
 pub use ring::{HashRing, KetamaName, RingConfig};
+pub use shard_id::ShardId;
+pub use shard_map::{
+    DirectoryShards, HashShards, RangeShards, Route, ShardMap, ShardPlacement,
+    ShardPlacementConfig, ShardRange,
+};
 pub use slots::{
     Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
 };

@@ -2,6 +2,8 @@
 
 use ha_core::NodeId;
 
+use crate::ShardId;
+
 /// What went wrong when a placement was built or asked something it cannot answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -46,6 +48,50 @@ pub enum Error {
     /// A membership change named a node the placement does not hold.
     #[error("node {0} is not in the placement")]
     UnknownNode(NodeId),
+    /// A hash shard map was asked for zero shards.
+    #[error("a shard map needs at least one shard, got 0")]
+    NoShards,
+    /// A range bound sorts before the bound preceding it.
+    #[error("range bound {index} sorts before range bound {}; bounds must be strictly increasing", .index.saturating_sub(1))]
+    UnsortedRangeBound {
+        /// Its position among the bounds.
+        index: usize,
+    },
+    /// A range bound equals the bound preceding it, or — for bound 0 — is the empty key, where
+    /// the keyspace starts; either would leave a shard with no keys.
+    #[error("range bound {index} repeats the bound before it (the empty key, for bound 0)")]
+    DuplicateRangeBound {
+        /// Its position among the bounds.
+        index: usize,
+    },
+    /// A shard id the shard map does not hold.
+    #[error("{0} is not in the shard map")]
+    UnknownShard(ShardId),
+    /// A split point that is not strictly inside the shard's range (splitting at its start or
+    /// outside it would leave a half with no keys).
+    #[error("the split point is not strictly inside the key range of {0}")]
+    SplitPointOutsideShard(ShardId),
+    /// A merge of two shards whose ranges do not meet, `left` ending where `right` starts.
+    #[error("{left} and {right} are not adjacent ranges, {left} directly before {right}")]
+    ShardsNotAdjacent {
+        /// The shard asked to be on the left.
+        left: ShardId,
+        /// The shard asked to be on the right.
+        right: ShardId,
+    },
+    /// Every shard id up to `u32::MAX` has been handed out.
+    #[error("no shard ids left: every id up to {} has been used", u32::MAX)]
+    ShardIdsExhausted,
+    /// A key listed twice in a directory shard map.
+    #[error("directory entry {index} lists a key already listed")]
+    DuplicateDirectoryKey {
+        /// The position of the second listing among the entries.
+        index: usize,
+    },
+    /// A range shard map read back whose shard ids do not fit its bounds: not one more id than
+    /// bounds, an id twice, or an id at or past the next fresh id.
+    #[error("range shard layout invalid: {0}")]
+    InvalidRangeLayout(&'static str),
 }
 
 /// `Result` with ha-shard's [`Error`].

@@ -24,10 +24,19 @@
 //! order to the first node below `c ×` its fair share (consistent hashing with bounded loads, as
 //! Vimeo and HAProxy use it) and tracks live assignments.
 //!
+//! Keys group into shards, the unit that moves: a [`ShardMap`] assigns each key one shard by
+//! hash ([`HashShards`]), by key range with splits and merges ([`RangeShards`]) or by an explicit
+//! table ([`DirectoryShards`]); a [`ShardPlacement`] puts each shard's primary and replicas on
+//! nodes in distinct zones, and [`ShardPlacement::route`] gives a key's shard, primary and
+//! replicas in one call. Cross-shard queries are planned with [`group_by_shard`] and
+//! [`ShardMap::shards_touched`] and answered with [`merge_sorted`], [`merge_counts`] and
+//! [`merge_sums`]; [`load_imbalance`] and [`moved_fraction`] measure any placement's spread and
+//! the keys a change moves.
+//!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
-//! and rebalancing plans": consistent hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
-//! detection, rebalancing and migration plans.
+//! and rebalancing plans": hot-shard detection, rebalancing and migration plans.
 
+mod analysis;
 mod bounded;
 mod error;
 mod hash;
@@ -35,11 +44,14 @@ mod jump;
 mod maglev;
 mod memento;
 mod placement;
+mod query;
 mod rendezvous;
 mod ring;
 mod shard_id;
+mod shard_map;
 mod slots;
 
+pub use analysis::{LoadReport, ideal_join_fraction, load_imbalance, moved_fraction};
 pub use bounded::{BoundedLoads, BoundedLoadsConfig, Move};
 pub use error::{Error, Result};
 pub use hash::key_hash;
@@ -47,9 +59,14 @@ pub use jump::{JumpHash, jump_consistent_hash};
 pub use maglev::{Maglev, MaglevConfig};
 pub use memento::Memento;
 pub use placement::Placement;
+pub use query::{group_by_shard, merge_counts, merge_sorted, merge_sorted_by_key, merge_sums};
 pub use rendezvous::Rendezvous;
 pub use ring::{HashRing, KetamaName, RingConfig};
 pub use shard_id::ShardId;
+pub use shard_map::{
+    DirectoryShards, HashShards, RangeShards, Route, ShardMap, ShardPlacement,
+    ShardPlacementConfig, ShardRange,
+};
 pub use slots::{
     Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
 };

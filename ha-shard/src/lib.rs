@@ -19,6 +19,15 @@
 //! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states
 //! and the MOVED / ASK answers a cluster client or proxy acts on.
 //!
+//! Shards move, too. A [`LoadTracker`] measures each shard's ops and bytes per second over a
+//! sliding window and names the [`HotSpots`]: shards above `k ×` the mean, and below `mean / k`.
+//! A [`Rebalancer`] plans the fewest moves from the current assignment to a [`Target`] (an
+//! explicit assignment, node weights after a join, leave or reweight, or a bound on byte skew)
+//! as a [`Plan`] of waves that respect per-node and cluster-wide limits on concurrent moves and
+//! never overfill a node. Each move then runs as a [`ShardMigration`] — copying, catching up,
+//! cut over, cleaning up, done — which says at every step where reads and writes go, refuses
+//! events out of order and resumes from a serde-able [`MigrationRecord`].
+//!
 //! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": consistent hashing with bounded loads, an arbitrary-removal consistent hash, shard maps, hot-shard
 //! detection, rebalancing and migration plans.
@@ -26,21 +35,27 @@
 mod error;
 mod hash;
 mod jump;
+mod load;
 mod maglev;
+mod migration;
 mod placement;
+mod rebalance;
 mod rendezvous;
-mod shard_id;
 mod ring;
+mod shard_id;
 mod slots;
 
 pub use error::{Error, Result};
 pub use hash::key_hash;
 pub use jump::{JumpHash, jump_consistent_hash};
+pub use load::{HotSpots, LoadConfig, LoadMetric, LoadTracker, ShardHeat, ShardLoad};
 pub use maglev::{Maglev, MaglevConfig};
+pub use migration::{MigrationConfig, MigrationRecord, MigrationStep, ShardMigration, WriteRoute};
 pub use placement::Placement;
+pub use rebalance::{Move, Plan, RebalanceConfig, Rebalancer, SkewReport, Target};
 pub use rendezvous::Rendezvous;
-pub use shard_id::ShardId;
 pub use ring::{HashRing, KetamaName, RingConfig};
+pub use shard_id::ShardId;
 pub use slots::{
     Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
 };

@@ -66,7 +66,7 @@ impl BoundedLoadsConfig {
 /// shrank below its load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Move {
+pub struct KeyMove {
     /// The assigned key hash.
     pub hash: u64,
     /// The node index it was on.
@@ -99,7 +99,7 @@ pub struct Move {
 /// An assign keeps it (the node chosen was below its capacity, and capacities only grow with
 /// `m`). A release lowers `m`, so a capacity can drop below a full node's load; the release then
 /// moves that node's excess assignments along their own preference walks and returns those
-/// [`Move`]s — usually none, and at most `⌈c · wᵢ / W⌉` from node `i` (one, when
+/// [`KeyMove`]s — usually none, and at most `⌈c · wᵢ / W⌉` from node `i` (one, when
 /// `c · wᵢ ≤ W`), since that bounds how far its capacity drops.
 ///
 /// **Keys.** Assignments are keyed by the 64-bit key hash. Assigning a hash already assigned
@@ -196,7 +196,7 @@ impl<P: Placement> BoundedLoads<P> {
     ///
     /// Releasing a hash that is not assigned changes nothing and moves nothing.
     #[must_use = "moved assignments now live on other nodes"]
-    pub fn release(&mut self, hash: u64) -> Vec<Move> {
+    pub fn release(&mut self, hash: u64) -> Vec<KeyMove> {
         let Some(node) = self.owners.remove(&hash) else {
             return Vec::new();
         };
@@ -211,7 +211,7 @@ impl<P: Placement> BoundedLoads<P> {
             self.owners.remove(&moved);
             // `from` is still at or over its capacity, so the walk passes it by.
             let to = self.place(moved);
-            moves.push(Move {
+            moves.push(KeyMove {
                 hash: moved,
                 from,
                 to,
@@ -222,7 +222,7 @@ impl<P: Placement> BoundedLoads<P> {
 
     /// [`release`](Self::release) for a key, hashed as the placement hashes keys.
     #[must_use = "moved assignments now live on other nodes"]
-    pub fn release_key(&mut self, key: &[u8]) -> Vec<Move> {
+    pub fn release_key(&mut self, key: &[u8]) -> Vec<KeyMove> {
         let hash = self.placement.hash_key(key);
         self.release(hash)
     }

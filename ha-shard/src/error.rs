@@ -2,7 +2,7 @@
 
 use ha_core::NodeId;
 
-use crate::ShardId;
+use crate::{MigrationStep, ShardId};
 
 /// What went wrong when a placement was built or asked something it cannot answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -45,8 +45,10 @@ pub enum Error {
     /// A shared-vocabulary error from ha-core.
     #[error(transparent)]
     Core(#[from] ha_core::Error),
-    /// A membership change named a node the placement does not hold.
-    #[error("node {0} is not in the placement")]
+    /// A node was named that is not among the nodes in question: removed from a placement that
+    /// does not hold it, holding shards outside a skew rebalance's node set, or given a capacity
+    /// no assignment mentions.
+    #[error("node {0} is not among the nodes")]
     UnknownNode(NodeId),
     /// A hash shard map was asked for zero shards.
     #[error("a shard map needs at least one shard, got 0")]
@@ -92,6 +94,54 @@ pub enum Error {
     /// bounds, an id twice, or an id at or past the next fresh id.
     #[error("range shard layout invalid: {0}")]
     InvalidRangeLayout(&'static str),
+    /// A rebalance input names a shard the current assignment does not hold.
+    #[error("shard {shard} in {input} is not in the current assignment")]
+    ShardNotAssigned {
+        /// The shard.
+        shard: ShardId,
+        /// The input naming it (`"sizes"`, `"target"`).
+        input: &'static str,
+    },
+    /// A shard of the current assignment is missing from another rebalance input.
+    #[error("shard {shard} of the current assignment is missing from {input}")]
+    MissingShard {
+        /// The shard.
+        shard: ShardId,
+        /// The input lacking it (`"sizes"`, `"target"`).
+        input: &'static str,
+    },
+    /// No order of moves found keeps a node within its byte capacity.
+    #[error(
+        "no order of moves keeps node {node} within its capacity of {capacity} bytes: moving {shard} in needs {needed}"
+    )]
+    CapacityExceeded {
+        /// The shard that could not move in.
+        shard: ShardId,
+        /// Its destination.
+        node: NodeId,
+        /// The bytes the destination would hold with the shard counted in.
+        needed: u64,
+        /// The destination's capacity.
+        capacity: u64,
+    },
+    /// A migration was told of an event its current step does not expect; nothing changed.
+    #[error("migration of {shard} cannot take {event} while {step}")]
+    MigrationEventRefused {
+        /// The shard migrating.
+        shard: ShardId,
+        /// The event refused (`"copy complete"`, `"abort"`, ...).
+        event: &'static str,
+        /// The step the migration stays in.
+        step: MigrationStep,
+    },
+    /// A migration or move was given the same node as source and destination.
+    #[error("{shard} cannot move from node {node} to itself")]
+    SameNode {
+        /// The shard.
+        shard: ShardId,
+        /// The node named twice.
+        node: NodeId,
+    },
 }
 
 /// `Result` with ha-shard's [`Error`].

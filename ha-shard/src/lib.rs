@@ -33,18 +33,31 @@
 //! [`merge_sums`]; [`load_imbalance`] and [`moved_fraction`] measure any placement's spread and
 //! the keys a change moves.
 //!
-//! More arrive with the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
-//! and rebalancing plans": hot-shard detection, rebalancing and migration plans.
+//! Shards move, too. A [`LoadTracker`] measures each shard's ops and bytes per second over a
+//! sliding window and names the [`HotSpots`]: shards above `k ×` the mean, and below `mean / k`.
+//! A [`Rebalancer`] plans the fewest moves from the current assignment to a [`Target`] (an
+//! explicit assignment, node weights after a join, leave or reweight, or a bound on byte skew)
+//! as a [`Plan`] of waves that respect per-node and cluster-wide limits on concurrent moves and
+//! never overfill a node. Each move then runs as a [`ShardMigration`] — copying, catching up,
+//! cut over, cleaning up, done — which says at every step where reads and writes go, refuses
+//! events out of order and resumes from a serde-able [`MigrationRecord`].
+//!
+//! Still to come for the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
+//! and rebalancing plans": Redis slot tables behind the [`Placement`] trait, and the placement
+//! balance and keys-moved benchmarks.
 
 mod analysis;
 mod bounded;
 mod error;
 mod hash;
 mod jump;
+mod load;
 mod maglev;
 mod memento;
+mod migration;
 mod placement;
 mod query;
+mod rebalance;
 mod rendezvous;
 mod ring;
 mod shard_id;
@@ -52,14 +65,17 @@ mod shard_map;
 mod slots;
 
 pub use analysis::{LoadReport, ideal_join_fraction, load_imbalance, moved_fraction};
-pub use bounded::{BoundedLoads, BoundedLoadsConfig, Move};
+pub use bounded::{BoundedLoads, BoundedLoadsConfig, KeyMove};
 pub use error::{Error, Result};
 pub use hash::key_hash;
 pub use jump::{JumpHash, jump_consistent_hash};
+pub use load::{HotSpots, LoadConfig, LoadMetric, LoadTracker, ShardHeat, ShardLoad};
 pub use maglev::{Maglev, MaglevConfig};
 pub use memento::Memento;
+pub use migration::{MigrationConfig, MigrationRecord, MigrationStep, ShardMigration, WriteRoute};
 pub use placement::Placement;
 pub use query::{group_by_shard, merge_counts, merge_sorted, merge_sorted_by_key, merge_sums};
+pub use rebalance::{Move, Plan, RebalanceConfig, Rebalancer, SkewReport, Target};
 pub use rendezvous::Rendezvous;
 pub use ring::{HashRing, KetamaName, RingConfig};
 pub use shard_id::ShardId;

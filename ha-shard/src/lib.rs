@@ -18,7 +18,8 @@
 //!
 //! Redis Cluster's own scheme is here too, exactly as Redis computes it: [`key_slot`] (CRC16 mod
 //! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states
-//! and the MOVED / ASK answers a cluster client or proxy acts on.
+//! and the MOVED / ASK answers a cluster client or proxy acts on; [`SlotPlacement`] puts a slot
+//! table behind the [`Placement`] trait.
 //!
 //! [`BoundedLoads`] caps any placement's load: it assigns keys along the placement's preference
 //! order to the first node below `c ×` its fair share (consistent hashing with bounded loads, as
@@ -43,8 +44,7 @@
 //! events out of order and resumes from a serde-able [`MigrationRecord`].
 //!
 //! Still to come for the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
-//! and rebalancing plans": Redis slot tables behind the [`Placement`] trait, and the placement
-//! balance and keys-moved benchmarks.
+//! and rebalancing plans": see the issue's closing notes.
 
 mod analysis;
 mod bounded;
@@ -84,5 +84,6 @@ pub use shard_map::{
     ShardPlacementConfig, ShardRange,
 };
 pub use slots::{
-    Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
+    Migration, Redirect, SLOT_COUNT, SlotError, SlotPlacement, SlotRange, SlotTable, hash_tag,
+    key_slot,
 };

@@ -45,11 +45,13 @@
 mod error;
 mod key_slot;
 mod migration;
+mod placement;
 mod redirect;
 mod table;
 
 pub use error::SlotError;
 pub use key_slot::{SLOT_COUNT, hash_tag, key_slot};
 pub use migration::Migration;
+pub use placement::SlotPlacement;
 pub use redirect::Redirect;
 pub use table::{SlotRange, SlotTable};

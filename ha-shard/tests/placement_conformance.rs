@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use ha_core::{Node, NodeId};
 use ha_shard::{
     HashRing, JumpHash, KetamaName, Maglev, MaglevConfig, Memento, Placement, Rendezvous,
-    RingConfig,
+    RingConfig, SlotPlacement, SlotTable,
 };
 use proptest::prelude::*;
 
@@ -20,6 +20,7 @@ enum Kind {
     Ring,
     Ketama,
     Memento,
+    Slots,
 }
 
 /// The placements whose membership changes move a bounded set of keys.
@@ -32,14 +33,16 @@ const KINDS: [Kind; 5] = [
 ];
 
 /// Every placement, for the properties that hold whatever the membership history: ketama's point
-/// counts depend on the whole pool, so a change can move keys between servers that stayed.
-const ALL_KINDS: [Kind; 6] = [
+/// counts depend on the whole pool, so a change can move keys between servers that stayed, and a
+/// Redis slot table split evenly anew re-deals its slot ranges.
+const ALL_KINDS: [Kind; 7] = [
     Kind::Jump,
     Kind::Rendezvous,
     Kind::Maglev,
     Kind::Ring,
     Kind::Ketama,
     Kind::Memento,
+    Kind::Slots,
 ];
 
 fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
@@ -51,6 +54,10 @@ fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
         Kind::Ring => Box::new(HashRing::new(nodes, RingConfig::default()).unwrap()),
         Kind::Ketama => Box::new(HashRing::ketama(nodes, KetamaName::Id).unwrap()),
         Kind::Memento => Box::new(Memento::new(nodes).unwrap()),
+        Kind::Slots => {
+            let table = SlotTable::split_evenly(nodes.iter().map(|n| n.id.clone())).unwrap();
+            Box::new(SlotPlacement::new(nodes, table).unwrap())
+        }
     }
 }
 
@@ -60,7 +67,7 @@ fn build(kind: Kind, nodes: Vec<Node>) -> Box<dyn Placement> {
 fn removable(kind: Kind, pick: usize, len: usize) -> usize {
     match kind {
         Kind::Jump | Kind::Memento => len - 1,
-        Kind::Rendezvous | Kind::Maglev | Kind::Ring | Kind::Ketama => pick % len,
+        Kind::Rendezvous | Kind::Maglev | Kind::Ring | Kind::Ketama | Kind::Slots => pick % len,
     }
 }
 
@@ -72,7 +79,7 @@ fn extra_moves_allowed(kind: Kind) -> usize {
     match kind {
         Kind::Jump | Kind::Rendezvous | Kind::Ring | Kind::Memento => 0,
         Kind::Maglev => 12,
-        Kind::Ketama => usize::MAX,
+        Kind::Ketama | Kind::Slots => usize::MAX,
     }
 }
 

@@ -60,11 +60,12 @@ fn is_prime(n: u32) -> bool {
 /// - **Disruption.** The table size stays fixed when nodes come and go (the `maglev` crate sizes
 ///   its table from the node count and so moves nearly every key on a join). A join or leave moves
 ///   the ideal share of keys plus a small extra — entries that change hands between other nodes as
-///   the turns shift. Measured with the default table over 200 000 keys, that extra is 0.2% of
-///   the keys at 10 nodes, 0.4% at 40, 0.6% at 100 and 0.9% at 500: a join moves 1.01× the ideal
-///   `1/(n+1)` at 10 nodes but 1.6× at 100, where the ideal share is itself under 1%. A larger
-///   table shrinks the extra (about as `1/√M`); where movement must be strictly minimal, use
-///   [`Rendezvous`](crate::Rendezvous) or a ring.
+///   the turns shift. Measured with the default table, that extra is 0.2% of the keys at 10
+///   nodes, 0.6% at 100 and 0.6% at 1000: a join moves 1.02× the ideal `1/(n+1)` at 10 nodes,
+///   but 1.6× at 100 and 6.8× at 1000, where the ideal share is itself 1% and 0.1% (see
+///   `examples/placement_report.rs`). The paper advises at least 100 entries a node; a larger
+///   table shrinks the extra (about as `1/√M`). Where movement must be minimal at scale, use
+///   [`Rendezvous`](crate::Rendezvous), a ring or [`Memento`](crate::Memento).
 /// - **Cost.** Building is `O(M log M)` in the worst case and holds `4·M` bytes (256 KiB at the
 ///   default); rebuild only on membership changes.
 ///

@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo run --release --example placement_report` (about half a minute). For each algorithm
 //! and 10, 100 and 1000 nodes it places 1 000 000 keys and prints peak / mean load, then adds one
-//! node and prints the share of keys that moved against the ideal `1/(n+1)`. Bounded loads are
+//! node and prints the share of keys that moved against the ideal `1/(n+1)` — for Maglev both
+//! for a fresh build and for `Maglev::rebuild` from the previous table. Bounded loads are
 //! reported as the peak load over the average, against their load factor `c`.
 
 use std::error::Error;
@@ -58,6 +59,21 @@ fn main() -> Result<(), Box<dyn Error>> {
                 moved / ideal
             );
         }
+    }
+
+    for size in SIZES {
+        let before = Maglev::new(nodes(size)?, MaglevConfig::default())?;
+        let after = before.rebuild(nodes(size + 1)?)?;
+        let moved = moved_fraction(&before, &after, &keys);
+        let ideal = ideal_join_fraction(size);
+        println!(
+            "{:<20} {size:>6} {:>10} {:>10.5} {:>10.5} {:>12.3}",
+            "maglev rebuild",
+            "",
+            moved,
+            ideal,
+            moved / ideal
+        );
     }
 
     println!("\nbounded loads over the ring, load factor c = 1.25: peak load / average");

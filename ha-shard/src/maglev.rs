@@ -1,9 +1,10 @@
 //! Maglev hashing (Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load
 //! Balancer", NSDI 2016, section 3.4).
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use ha_core::Node;
+use ha_core::{Node, NodeId};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::hash::mix;
@@ -64,8 +65,9 @@ fn is_prime(n: u32) -> bool {
 ///   nodes, 0.6% at 100 and 0.6% at 1000: a join moves 1.02× the ideal `1/(n+1)` at 10 nodes,
 ///   but 1.6× at 100 and 6.8× at 1000, where the ideal share is itself 1% and 0.1% (see
 ///   `examples/placement_report.rs`). The paper advises at least 100 entries a node; a larger
-///   table shrinks the extra (about as `1/√M`). Where movement must be minimal at scale, use
-///   [`Rendezvous`](crate::Rendezvous), a ring or [`Memento`](crate::Memento).
+///   table shrinks the extra (about as `1/√M`). [`rebuild`](Maglev::rebuild) removes it: built
+///   from the current table, a join moves the ideal share and no more (at the price of a table
+///   that depends on the membership history).
 /// - **Cost.** Building is `O(M log M)` in the worst case and holds `4·M` bytes (256 KiB at the
 ///   default); rebuild only on membership changes.
 ///
@@ -115,17 +117,7 @@ impl Maglev {
             });
         }
         let m = u64::from(config.table_size);
-        // Per node: the start and stride of its permutation of the table.
-        let walks: Vec<(u64, u64)> = nodes
-            .iter()
-            .map(|n| {
-                let id = n.id.as_str().as_bytes();
-                (
-                    xxh3_64_with_seed(id, 0) % m,
-                    xxh3_64_with_seed(id, 1) % (m - 1) + 1,
-                )
-            })
-            .collect();
+        let walks = walks(&nodes, m);
         let max_weight = nodes.iter().map(|n| n.weight.get()).max().unwrap_or(1);
         let earn: Vec<f64> = nodes
             .iter()
@@ -133,7 +125,7 @@ impl Maglev {
             .collect();
         let mut credit = vec![0.0f64; nodes.len()];
         let mut next = vec![0u64; nodes.len()];
-        let mut table = vec![u32::MAX; size];
+        let mut table = vec![FREE; size];
         let mut filled = 0;
         while filled < size {
             for i in 0..nodes.len() {
@@ -146,7 +138,7 @@ impl Maglev {
                     loop {
                         let entry = ((offset + next[i] * skip) % m) as usize;
                         next[i] += 1;
-                        if table[entry] == u32::MAX {
+                        if table[entry] == FREE {
                             // Node counts are at most the table size, itself below 2²⁴.
                             table[entry] = i as u32;
                             filled += 1;
@@ -163,6 +155,82 @@ impl Maglev {
         })
     }
 
+    /// The table for `nodes`, built from this one so that only the entries that must change hands
+    /// do: a joining node takes entries only from nodes above their new share, a leaving node's
+    /// entries go only to nodes below theirs, and a reweighted node gains or loses only its
+    /// difference. Every node ends within one entry of its weighted share of the table.
+    ///
+    /// Unlike [`new`](Self::new), the result depends on history: processes that must agree on the
+    /// table start from the same table and apply the same membership changes in the same order
+    /// (as with [`Memento`](crate::Memento)). The extra movement of a fresh build (see the type's
+    /// docs) is gone: a join moves the ideal `1/(n+1)` of the keys, plus at most one entry a
+    /// node from rounding.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn rebuild(&self, nodes: Vec<Node>) -> Result<Maglev> {
+        validate_nodes(&nodes)?;
+        let size = self.table.len();
+        if nodes.len() > size {
+            return Err(Error::TooManyNodes {
+                algorithm: "maglev",
+                count: nodes.len(),
+                max: size,
+            });
+        }
+        let m = u64::from(self.config.table_size);
+        let quotas = quotas(&nodes, size);
+        let new_index: HashMap<&NodeId, u32> = nodes.iter().map(|n| &n.id).zip(0u32..).collect();
+        // Keep every entry whose owner stays; free the others.
+        let mut table: Vec<u32> = self
+            .table
+            .iter()
+            .map(|&old| {
+                self.nodes
+                    .get(old as usize)
+                    .and_then(|n| new_index.get(&n.id).copied())
+                    .unwrap_or(FREE)
+            })
+            .collect();
+        let mut held = vec![0usize; nodes.len()];
+        for &owner in table.iter().filter(|&&o| o != FREE) {
+            held[owner as usize] += 1;
+        }
+        // Nodes below their share claim, in turns, the next entry along their own walk that is
+        // free or held by a node above its share.
+        let walks = walks(&nodes, m);
+        let mut next = vec![0u64; nodes.len()];
+        let mut short: Vec<usize> = (0..nodes.len()).filter(|&i| held[i] < quotas[i]).collect();
+        while !short.is_empty() {
+            for &i in &short {
+                let (offset, skip) = walks[i];
+                // A full walk meets every entry, and while a node is short some entry is free
+                // or surplus (the shares sum to the table size), so this ends within `m` steps.
+                while next[i] < m {
+                    let entry = ((offset + next[i] * skip) % m) as usize;
+                    next[i] += 1;
+                    let owner = table[entry];
+                    if owner == FREE || held[owner as usize] > quotas[owner as usize] {
+                        if owner != FREE {
+                            held[owner as usize] -= 1;
+                        }
+                        // Node counts are at most the table size, itself below 2²⁴.
+                        table[entry] = i as u32;
+                        held[i] += 1;
+                        break;
+                    }
+                }
+            }
+            short.retain(|&i| held[i] < quotas[i] && next[i] < m);
+        }
+        debug_assert!(table.iter().all(|&o| o != FREE));
+        Ok(Maglev {
+            nodes,
+            config: self.config,
+            table,
+        })
+    }
+
     /// The settings.
     #[must_use]
     pub fn config(&self) -> &MaglevConfig {
@@ -175,6 +243,45 @@ impl Maglev {
         let held = self.table.iter().filter(|&&e| e as usize == index).count();
         held as f64 / self.table.len() as f64
     }
+}
+
+/// A table entry no node holds yet.
+const FREE: u32 = u32::MAX;
+
+/// Per node: the start and stride of its permutation of a table of `m` entries.
+fn walks(nodes: &[Node], m: u64) -> Vec<(u64, u64)> {
+    nodes
+        .iter()
+        .map(|n| {
+            let id = n.id.as_str().as_bytes();
+            (
+                xxh3_64_with_seed(id, 0) % m,
+                xxh3_64_with_seed(id, 1) % (m - 1) + 1,
+            )
+        })
+        .collect()
+}
+
+/// Each node's share of `size` entries in proportion to its weight, by largest remainder (ties to
+/// the earlier node), so the shares sum to `size` exactly.
+fn quotas(nodes: &[Node], size: usize) -> Vec<usize> {
+    let total: u64 = nodes.iter().map(|n| u64::from(n.weight.get())).sum();
+    let size = size as u64;
+    let exact: Vec<(u64, u64)> = nodes
+        .iter()
+        .map(|n| {
+            let scaled = u64::from(n.weight.get()) * size;
+            (scaled / total, scaled % total)
+        })
+        .collect();
+    let mut quotas: Vec<usize> = exact.iter().map(|&(q, _)| q as usize).collect();
+    let missing = size as usize - quotas.iter().sum::<usize>();
+    let mut by_remainder: Vec<usize> = (0..nodes.len()).collect();
+    by_remainder.sort_by(|&a, &b| exact[b].1.cmp(&exact[a].1).then(a.cmp(&b)));
+    for &i in by_remainder.iter().take(missing) {
+        quotas[i] += 1;
+    }
+    quotas
 }
 
 impl Placement for Maglev {
@@ -264,6 +371,63 @@ mod tests {
         let n = keys.len() as f64;
         assert!(extra as f64 / n <= 0.005, "extra {}", extra as f64 / n);
         assert!(moved as f64 / n <= 1.1 / 11.0, "moved {}", moved as f64 / n);
+    }
+
+    fn moves(before: &Maglev, after: &Maglev) -> Vec<(NodeId, NodeId)> {
+        before
+            .table
+            .iter()
+            .zip(&after.table)
+            .filter_map(|(&a, &b)| {
+                let (from, to) = (&before.nodes[a as usize].id, &after.nodes[b as usize].id);
+                (from != to).then(|| (from.clone(), to.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rebuilt_join_takes_entries_only_for_the_newcomer() {
+        let before = Maglev::new(nodes(&[1; 10]), MaglevConfig::default()).unwrap();
+        let after = before.rebuild(nodes(&[1; 11])).unwrap();
+        let newcomer = NodeId::new("n10").unwrap();
+        let moved = moves(&before, &after);
+        let stray = moved.iter().filter(|(_, to)| *to != newcomer).count();
+        assert!(stray <= 11, "{stray} entries moved between old nodes");
+        let share = moved.len() as f64 / 65_537.0;
+        assert!(share <= 1.01 / 11.0, "moved {share}");
+        for i in 0..11 {
+            assert!((after.table_share(i) - 1.0 / 11.0).abs() <= 1.0 / 65_537.0 + 1e-12);
+        }
+    }
+
+    #[test]
+    fn a_rebuilt_leave_moves_only_the_leavers_entries() {
+        let before = Maglev::new(nodes(&[1; 12]), MaglevConfig::default()).unwrap();
+        let mut rest = nodes(&[1; 12]);
+        let leaver = rest.remove(5).id;
+        let after = before.rebuild(rest).unwrap();
+        let moved = moves(&before, &after);
+        let stray = moved.iter().filter(|(from, _)| *from != leaver).count();
+        assert!(stray <= 12, "{stray} entries moved between staying nodes");
+        assert!(moved.iter().filter(|(from, _)| *from == leaver).count() > 5_000);
+    }
+
+    #[test]
+    fn a_rebuild_honours_new_weights() {
+        let before = Maglev::new(nodes(&[1, 1, 1]), MaglevConfig::default()).unwrap();
+        let after = before.rebuild(nodes(&[1, 1, 2])).unwrap();
+        for (i, expected) in [0.25, 0.25, 0.5].into_iter().enumerate() {
+            assert!((after.table_share(i) - expected).abs() < 1e-4);
+        }
+        let moved = moves(&before, &after);
+        assert!(moved.iter().all(|(_, to)| to.as_str() == "n2"));
+    }
+
+    #[test]
+    fn quotas_sum_to_the_table() {
+        let q = quotas(&nodes(&[1, 2, 3, 7]), 65_537);
+        assert_eq!(q.iter().sum::<usize>(), 65_537);
+        assert_eq!(quotas(&nodes(&[1; 3]), 7), vec![3, 2, 2]);
     }
 
     #[test]

@@ -94,13 +94,15 @@ pub struct KeyMove {
 /// every placement's preference walk offers every node, so [`assign`](Self::assign) never
 /// fails and returns a node, not a `Result`.
 ///
-/// **The bound holds after every call.** `load(i) ≤ capacity(i)` for every node after any
-/// sequence of assigns and releases (checked by [`check_invariants`](Self::check_invariants)).
-/// An assign keeps it (the node chosen was below its capacity, and capacities only grow with
-/// `m`). A release lowers `m`, so a capacity can drop below a full node's load; the release then
-/// moves that node's excess assignments along their own preference walks and returns those
-/// [`KeyMove`]s — usually none, and at most `⌈c · wᵢ / W⌉` from node `i` (one, when
-/// `c · wᵢ ≤ W`), since that bounds how far its capacity drops.
+/// **The bound holds after every call.** With `m` the live assignments, every node holds at most
+/// `max(⌈c · m · wᵢ / W⌉, ⌈m · wᵢ / W⌉)` after any sequence of assigns and releases (checked by
+/// [`check_invariants`](Self::check_invariants)); [`capacity`](Self::capacity) is that bound
+/// for the next assignment, `m + 1`. An assign keeps it (the node chosen was below its capacity,
+/// which is the new bound once the assignment counts). A release lowers `m`, so a node's bound
+/// can drop below its load; the release then moves that node's excess assignments along their
+/// own preference walks and returns those [`KeyMove`]s — usually none, and at most
+/// `⌈c · wᵢ / W⌉` from node `i` (one, when `c · wᵢ ≤ W`), since that bounds how far its bound
+/// drops.
 ///
 /// **Keys.** Assignments are keyed by the 64-bit key hash. Assigning a hash already assigned
 /// returns its node and changes nothing, as a balancer with key affinity expects; an assignment
@@ -204,12 +206,14 @@ impl<P: Placement> BoundedLoads<P> {
             set.remove(&hash);
         }
         let mut moves = Vec::new();
-        while let Some(from) = (0..self.held.len()).find(|&i| self.load(i) > self.capacity(i)) {
+        let live = self.owners.len();
+        while let Some(from) = (0..self.held.len()).find(|&i| self.load(i) > self.bound(i, live)) {
             let Some(moved) = self.held.get_mut(from).and_then(BTreeSet::pop_first) else {
                 break;
             };
             self.owners.remove(&moved);
-            // `from` is still at or over its capacity, so the walk passes it by.
+            // With `moved` out, `capacity` is the bound at `live`: `from` is still at or over
+            // it, so the walk passes it by, and the node chosen ends within it.
             let to = self.place(moved);
             moves.push(KeyMove {
                 hash: moved,
@@ -239,18 +243,30 @@ impl<P: Placement> BoundedLoads<P> {
         self.held.get(node).map_or(0, BTreeSet::len)
     }
 
+    /// The load factor `c`.
+    #[must_use]
+    pub fn load_factor(&self) -> f64 {
+        self.load_factor
+    }
+
     /// The most assignments node `node` may hold once the next key is placed:
     /// `max(⌈c · (m + 1) · wᵢ / W⌉, ⌈(m + 1) · wᵢ / W⌉)` for `m` live assignments (0 for an index
     /// past the nodes).
     #[must_use]
     pub fn capacity(&self, node: usize) -> usize {
+        self.bound(node, self.owners.len() + 1)
+    }
+
+    /// The most `node` may hold while `m` assignments are live: `max(⌈c·m·w/W⌉, ⌈m·w/W⌉)`,
+    /// the second term in exact integers so rounding can never break the room argument.
+    fn bound(&self, node: usize, m: usize) -> usize {
         let Some(&weight) = self.weights.get(node) else {
             return 0;
         };
-        let next = self.owners.len() as u128 + 1;
+        let m = m as u128;
         let (w, total) = (u128::from(weight), u128::from(self.total_weight));
-        let fair = (next * w).div_ceil(total);
-        let scaled = (self.load_factor * next as f64 * weight as f64 / total as f64).ceil();
+        let fair = (m * w).div_ceil(total);
+        let scaled = (self.load_factor * m as f64 * weight as f64 / total as f64).ceil();
         // `as` saturates: a huge factor means no bound at all.
         (scaled as u128).max(fair).try_into().unwrap_or(usize::MAX)
     }
@@ -285,12 +301,13 @@ impl<P: Placement> BoundedLoads<P> {
                 "assignment {hash:#x} missing from node {node}"
             );
         }
+        let live = self.owners.len();
         for node in 0..self.held.len() {
             assert!(
-                self.load(node) <= self.capacity(node),
-                "node {node} holds {} over its capacity {}",
+                self.load(node) <= self.bound(node, live),
+                "node {node} holds {} over its bound {} at {live} assignments",
                 self.load(node),
-                self.capacity(node)
+                self.bound(node, live)
             );
         }
     }

@@ -69,8 +69,20 @@ fn step<P: Placement>(loads: &mut BoundedLoads<P>, op: &Op) -> Result<(), TestCa
         }
     }
     loads.check_invariants();
-    for i in 0..loads.placement().nodes().len() {
-        prop_assert!(loads.load(i) <= loads.capacity(i));
+    // The bound, at the current count: no node above ⌈c × its weighted average⌉.
+    let nodes = loads.placement().nodes();
+    let total: u64 = nodes.iter().map(|n| u64::from(n.weight.get())).sum();
+    let live = loads.assigned_count() as f64;
+    for (i, node) in nodes.iter().enumerate() {
+        let share = live * f64::from(node.weight.get()) / total as f64;
+        let bound = (loads.load_factor() * share).ceil().max(share.ceil());
+        prop_assert!(
+            loads.load(i) as f64 <= bound,
+            "node {} holds {} over {}",
+            i,
+            loads.load(i),
+            bound
+        );
     }
     Ok(())
 }
@@ -207,6 +219,28 @@ fn bad_load_factors_are_refused() {
     }
     assert!(BoundedLoads::new(placement(), BoundedLoadsConfig::default()).is_ok());
     assert_eq!(BoundedLoadsConfig::default().load_factor, 1.25);
+}
+
+/// The reviewer's probe: with c = 1 and two equal nodes, five assignments and one release leave
+/// four, so neither node may hold more than ⌈4 / 2⌉ = 2.
+#[test]
+fn after_a_release_no_node_exceeds_c_times_the_current_average() {
+    let mut loads =
+        BoundedLoads::new(Rendezvous::new(weighted(&[1, 1])).unwrap(), config(1.0)).unwrap();
+    let hashes: Vec<u64> = (0..5).map(spread).collect();
+    for &h in &hashes {
+        loads.assign(h);
+    }
+    for &h in &hashes {
+        let mut probe = loads.clone();
+        let _moves = probe.release(h);
+        probe.check_invariants();
+        assert!(
+            (0..2).all(|i| probe.load(i) <= 2),
+            "loads {:?}",
+            (probe.load(0), probe.load(1))
+        );
+    }
 }
 
 /// A node filled while the total was high is over its capacity once the other nodes' keys are

@@ -5,7 +5,9 @@
 ///
 /// Placement decisions made by different processes, machines and releases must agree, so this
 /// function is part of ha-shard's compatibility promise: its output for a given key never changes,
-/// on any platform (it is tested against the reference implementation's published vectors).
+/// on any platform (it is tested against the upstream xxHash anchors and against vectors for
+/// every length class from LLVM's xxhash unit tests, which were produced by the reference
+/// implementation).
 /// Callers that already hash their keys may pass their own 64-bit hash to the `*_hash` methods of
 /// [`Placement`](crate::Placement) instead.
 ///

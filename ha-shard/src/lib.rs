@@ -14,7 +14,7 @@
 //! | [`Rendezvous`] | `O(n)` | yes (logarithmic method) | any, minimal movement |
 //! | [`Maglev`] | `O(1)`, a fixed table | yes | any, near-minimal movement |
 //! | [`Memento`] | `O(ln n)`, a slot per bucket | no | any (MementoHash: a fresh build is jump hash; removals are remembered) |
-//! | [`HashRing`] | `O(1)` expected (bucket index over sorted points), 16 B a point | yes (points ∝ weight) | any, minimal movement; twemproxy-compatible ketama mode |
+//! | [`HashRing`] | `O(1)` expected (bucket index over sorted points), 16 B a point | yes (points ∝ weight) | any, minimal movement; ketama mode compatible with libmemcached's weighted ketama and twemproxy |
 //!
 //! Redis Cluster's own scheme is here too, exactly as Redis computes it: [`key_slot`] (CRC16 mod
 //! 16384 with `{hash tags}`) and a [`SlotTable`] of slot owners with MIGRATING / IMPORTING states

@@ -43,7 +43,8 @@ use crate::{Error, Placement, Result};
 /// removal orders place keys differently, and a placement rebuilt fresh from today's node list
 /// is plain jump hash, which differs from both. Processes agree on placement by starting from the
 /// same node list and applying the same ordered log of `remove` / `add` calls — the membership
-/// log of a configuration store or consensus group — and may compare results with `==`.
+/// log of a configuration store or consensus group. `==` compares whole states, nodes in full
+/// (ids, addresses, weights and health), so compare after agreeing on those too.
 ///
 /// **Memory.** The node list plus one 12-byte slot per bucket of the b-array (working nodes plus
 /// removed ones still remembered); the algorithm's own state beyond jump hash is one entry per

@@ -73,7 +73,7 @@ pub trait Placement {
     /// The indices of `n` distinct nodes for `hash`, the owner first.
     ///
     /// Nodes are taken in preference order, first only from zones not yet used (nodes with no
-    /// zone count as one zone of their own), then — when there are fewer zones than `n` — from the
+    /// zone count together as one zone), then — when there are fewer zones than `n` — from the
     /// rest, again in preference order. So replicas land in distinct zones whenever enough zones
     /// exist, and the choice is as stable as the algorithm's preference order.
     ///

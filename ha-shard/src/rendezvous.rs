@@ -19,8 +19,9 @@ use crate::{Placement, Result, key_hash};
 ///   moves only its keys; reweighting one node moves keys only to or from it.
 /// - **Natural replicas.** The preference order is the nodes by descending score, so replicas are
 ///   as stable as owners.
-/// - **Cost.** A lookup scores every node: `O(n)`, about a nanosecond a node when weights are
-///   equal (scores then compare as integers) and a few more with weights (one logarithm a node).
+/// - **Cost.** A lookup scores every node: `O(n)`, about 3 ns a node when weights are equal
+///   (scores then compare as integers; BENCHMARKS.md) and more with weights (one logarithm a
+///   node). `visit_preference` sorts the nodes, so replicas cost `O(n log n)`.
 ///   For thousands of nodes and hot paths, prefer Maglev or a ring.
 ///
 /// ```

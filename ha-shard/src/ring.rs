@@ -138,9 +138,10 @@ enum Mode {
 ///
 /// Where twemproxy leaves a choice, ha decides:
 /// - **Equal points.** twemproxy sorts the points with `qsort` by value alone, which does not
-///   say which of two equal points of different servers comes first; libmemcached breaks the
-///   tie by server index, as does a stable sort (glibc's merge sort). ha orders equal points by
-///   node index, as libmemcached does. With `160 × n` random 32-bit points about
+///   say which of two equal points of different servers comes first, and libmemcached's
+///   comparator (`continuum_item_cmp`) compares values only, too; glibc's `qsort`, a merge sort
+///   when memory allows, keeps them in server order. ha orders equal points by node index, as
+///   that stable sort does. With `160 × n` random 32-bit points about
 ///   `(160 n)² / 2³³` pairs collide — none at 10 servers, about 3 at 1000 — and only keys
 ///   hashing to such a point could be placed differently.
 /// - **Server order and ejection.** Node `i` is the `i`-th server line of the pool; list the

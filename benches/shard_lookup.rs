@@ -133,5 +133,38 @@ fn rings(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, jump, rendezvous, maglev_tables, rings);
+/// Three replicas of a key on the ring, beside hashring's `get_with_replicas` (no zones on either
+/// side, so ha-shard fills the three in preference order).
+fn replicas(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("replicas_3");
+    for size in SIZES {
+        let ours = HashRing::new(nodes(size), RingConfig::default()).unwrap();
+        let mut i = 0;
+        group.bench_with_input(BenchmarkId::new("ha-shard", size), &size, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                ours.locate_n(black_box(keys[i].as_bytes()), 3)
+                    .unwrap()
+                    .len()
+            })
+        });
+        let mut peer = hashring::HashRing::new();
+        for node in 0..size {
+            for vnode in 0..160usize {
+                peer.add((node, vnode));
+            }
+        }
+        group.bench_with_input(BenchmarkId::new("hashring", size), &size, |b, _| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                peer.get_with_replicas(black_box(&keys[i].as_str()), 3)
+                    .map(|r| r.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, jump, rendezvous, maglev_tables, rings, replicas);
 criterion_main!(benches);

@@ -91,31 +91,36 @@ pub trait Placement {
         if n == 0 {
             return Ok(chosen);
         }
+        // Once every zone is used, later nodes can only fill in preference order: the walk stops
+        // as soon as the nodes passed over so far suffice.
+        let all_zones = nodes
+            .iter()
+            .map(|node| node.zone.as_deref())
+            .collect::<HashSet<_>>()
+            .len();
         let mut seen = vec![false; nodes.len()];
-        let mut order = Vec::with_capacity(nodes.len());
+        let mut passed_over = Vec::new();
         let mut zones: HashSet<Option<&str>> = HashSet::new();
         self.visit_preference(hash, &mut |i| {
             if let Some(first_visit) = seen.get_mut(i).filter(|s| !**s) {
                 *first_visit = true;
-                order.push(i);
-                if chosen.len() < n && zones.insert(nodes[i].zone.as_deref()) {
+                if zones.insert(nodes[i].zone.as_deref()) {
                     chosen.push(i);
+                } else {
+                    passed_over.push(i);
                 }
             }
-            if chosen.len() == n {
+            let enough = chosen.len() >= n
+                || (zones.len() == all_zones && chosen.len() + passed_over.len() >= n);
+            if enough {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
             }
         });
-        for i in order {
-            if chosen.len() == n {
-                break;
-            }
-            if !chosen.contains(&i) {
-                chosen.push(i);
-            }
-        }
+        chosen.truncate(n);
+        let missing = n - chosen.len();
+        chosen.extend(passed_over.into_iter().take(missing));
         debug_assert_eq!(chosen.len(), n, "a preference walk must offer every node");
         Ok(chosen)
     }

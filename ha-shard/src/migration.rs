@@ -4,8 +4,11 @@
 //! binlog, then switch reads and writes) and CockroachDB's range rebalancing (learner snapshot,
 //! then promotion): the target is filled from a snapshot while the source keeps serving, the
 //! writes that arrived meanwhile are replayed, routing switches in one step, and only then is
-//! the source's copy deleted. Unlike Vitess we switch reads and writes together, so there is never
-//! a moment with two readable owners.
+//! the source's copy deleted. Unlike Vitess we switch reads and writes together, and from the
+//! switch on the source is *fenced*: it refuses the shard's writes with a redirect to the target
+//! (as a Redis Cluster node answers `MOVED`), so a router that has not switched yet cannot land a
+//! write on the old owner. A target still a few writes behind at the switch first drains them
+//! with writes held, so reads never move to a node that misses an acknowledged write.
 //!
 //! The routing at each step is tabled on [`ShardMigration`].
 
@@ -25,7 +28,11 @@ pub enum MigrationStep {
     /// The snapshot is in; the captured writes are being replayed on the target, and new writes
     /// go to both source and target. Reads stay at the source.
     CatchingUp,
-    /// The target has caught up: routing switches, reads and writes go to the target.
+    /// The target is within the allowed lag but not yet level: new writes are held (queued, or
+    /// refused as retryable) while the last captured writes replay. Reads stay at the source.
+    Draining,
+    /// The target has caught up: routing switches, reads and writes go to the target, and the
+    /// source refuses the shard's writes with a redirect to the target.
     CutOver,
     /// Every router has switched; the source's copy is being deleted. The target serves.
     CleaningUp,
@@ -41,6 +48,7 @@ impl fmt::Display for MigrationStep {
         f.write_str(match self {
             MigrationStep::Copying => "copying",
             MigrationStep::CatchingUp => "catching up",
+            MigrationStep::Draining => "draining",
             MigrationStep::CutOver => "cut over",
             MigrationStep::CleaningUp => "cleaning up",
             MigrationStep::Done => "done",
@@ -58,6 +66,12 @@ pub struct WriteRoute {
     pub also_to: Option<NodeId>,
     /// Whether `to` must capture each write for replay on the target (while copying).
     pub captured_for_catch_up: bool,
+    /// Whether writes must be held — queued by the router, or refused as retryable — until the
+    /// step changes (while draining). Held writes are not acknowledged.
+    pub held: bool,
+    /// A node that must refuse the shard's writes with a redirect to `to`: the source from the
+    /// cut-over on (routers that have not switched are sent on), the target after an abort.
+    pub fence: Option<NodeId>,
 }
 
 /// Settings of a [`ShardMigration`].
@@ -65,9 +79,11 @@ pub struct WriteRoute {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MigrationConfig {
     /// The largest catch-up lag (captured writes not yet replayed on the target, in the caller's
-    /// unit) at which [`on_caught_up`](ShardMigration::on_caught_up) cuts over. Default 0: only
-    /// a fully caught-up target takes over. A larger value trades the writes still in flight for
-    /// a shorter catch-up; the caller must then hold writes while they drain.
+    /// unit) at which [`on_caught_up`](ShardMigration::on_caught_up) stops taking new writes to
+    /// let the rest drain ([`Draining`](MigrationStep::Draining)). Default 0: writes are never
+    /// held, and the migration cuts over once the target reports no lag. A larger value ends a
+    /// catch-up that new writes keep feeding, at the cost of a short pause in writes; reads move
+    /// to the target only once it reports no lag.
     pub max_cut_over_lag: u64,
 }
 
@@ -99,10 +115,11 @@ pub struct MigrationRecord {
 /// |---|---|---|
 /// | [`Copying`](MigrationStep::Copying) | source | source, captured for catch-up |
 /// | [`CatchingUp`](MigrationStep::CatchingUp) | source | source and target |
-/// | [`CutOver`](MigrationStep::CutOver) | target | target |
-/// | [`CleaningUp`](MigrationStep::CleaningUp) | target | target |
-/// | [`Done`](MigrationStep::Done) | target | target |
-/// | [`Aborted`](MigrationStep::Aborted) | source | source |
+/// | [`Draining`](MigrationStep::Draining) | source | held |
+/// | [`CutOver`](MigrationStep::CutOver) | target | target; the source refuses and redirects |
+/// | [`CleaningUp`](MigrationStep::CleaningUp) | target | target; the source refuses and redirects |
+/// | [`Done`](MigrationStep::Done) | target | target; the source refuses and redirects |
+/// | [`Aborted`](MigrationStep::Aborted) | source | source; the target refuses and redirects |
 ///
 /// ```
 /// use ha_core::NodeId;
@@ -234,9 +251,10 @@ impl ShardMigration {
     #[must_use]
     pub fn reads_go_to(&self) -> &NodeId {
         match self.step {
-            MigrationStep::Copying | MigrationStep::CatchingUp | MigrationStep::Aborted => {
-                &self.from
-            }
+            MigrationStep::Copying
+            | MigrationStep::CatchingUp
+            | MigrationStep::Draining
+            | MigrationStep::Aborted => &self.from,
             MigrationStep::CutOver | MigrationStep::CleaningUp | MigrationStep::Done => &self.to,
         }
     }
@@ -244,15 +262,21 @@ impl ShardMigration {
     /// Where writes go now; see the table in the module docs.
     #[must_use]
     pub fn writes_go_to(&self) -> WriteRoute {
-        let (also_to, captured_for_catch_up) = match self.step {
-            MigrationStep::Copying => (None, true),
-            MigrationStep::CatchingUp => (Some(self.to.clone()), false),
-            _ => (None, false),
+        let (also_to, captured_for_catch_up, held, fence) = match self.step {
+            MigrationStep::Copying => (None, true, false, None),
+            MigrationStep::CatchingUp => (Some(self.to.clone()), false, false, None),
+            MigrationStep::Draining => (Some(self.to.clone()), false, true, None),
+            MigrationStep::CutOver | MigrationStep::CleaningUp | MigrationStep::Done => {
+                (None, false, false, Some(self.from.clone()))
+            }
+            MigrationStep::Aborted => (None, false, false, Some(self.to.clone())),
         };
         WriteRoute {
             to: self.reads_go_to().clone(),
             also_to,
             captured_for_catch_up,
+            held,
+            fence,
         }
     }
 
@@ -268,18 +292,26 @@ impl ShardMigration {
         )
     }
 
-    /// The target is `lag` captured writes behind. At or below
-    /// [`max_cut_over_lag`](MigrationConfig::max_cut_over_lag) the migration cuts over: reads
-    /// and writes go to the target from now on. Above it the migration keeps catching up and
-    /// notes the lag. Returns the step reached.
+    /// The target is `lag` captured writes behind. With no lag the migration cuts over: reads
+    /// and writes go to the target from now on, and the source is fenced. Within
+    /// [`max_cut_over_lag`](MigrationConfig::max_cut_over_lag) it starts (or keeps) draining:
+    /// writes are held until a later report of no lag. Above it the migration keeps catching up
+    /// (or, once draining, keeps draining). The lag is noted; the step reached is returned.
     ///
     /// # Errors
-    /// [`Error::MigrationEventRefused`] unless catching up.
+    /// [`Error::MigrationEventRefused`] unless catching up or draining.
     pub fn on_caught_up(&mut self, lag: u64) -> Result<MigrationStep> {
-        self.expect("caught up", MigrationStep::CatchingUp)?;
+        if !matches!(
+            self.step,
+            MigrationStep::CatchingUp | MigrationStep::Draining
+        ) {
+            return Err(self.refuse("caught up", self.step));
+        }
         self.last_lag = Some(lag);
-        if lag <= self.config.max_cut_over_lag {
+        if lag == 0 {
             self.step = MigrationStep::CutOver;
+        } else if lag <= self.config.max_cut_over_lag {
+            self.step = MigrationStep::Draining;
         }
         Ok(self.step)
     }
@@ -309,14 +341,15 @@ impl ShardMigration {
         )
     }
 
-    /// Gives up: the source keeps the shard. Only before cut-over — once the target has taken
-    /// writes alone, going back would lose them.
+    /// Gives up: the source keeps the shard, and the target is fenced. Only before cut-over —
+    /// once the target has taken writes alone, going back would lose them. Writes held while
+    /// draining go to the source.
     ///
     /// # Errors
     /// [`Error::MigrationEventRefused`] from cut-over on, and once aborted.
     pub fn abort(&mut self) -> Result<MigrationStep> {
         match self.step {
-            MigrationStep::Copying | MigrationStep::CatchingUp => {
+            MigrationStep::Copying | MigrationStep::CatchingUp | MigrationStep::Draining => {
                 self.step = MigrationStep::Aborted;
                 Ok(self.step)
             }
@@ -339,6 +372,11 @@ impl ShardMigration {
             "the readable owner must take every write"
         );
         assert_ne!(writes.also_to.as_ref(), Some(reads));
+        assert_ne!(
+            writes.fence.as_ref(),
+            Some(reads),
+            "the readable owner is never fenced"
+        );
         if self.step == MigrationStep::Copying {
             assert_eq!(
                 self.last_lag, None,
@@ -428,7 +466,30 @@ mod tests {
         m.on_copy_complete().unwrap();
         assert_eq!(m.on_caught_up(6).unwrap(), MigrationStep::CatchingUp);
         assert_eq!(m.last_lag(), Some(6));
-        assert_eq!(m.on_caught_up(5).unwrap(), MigrationStep::CutOver);
+        // Within the bound: writes are held while the rest drains; reads stay at the source.
+        assert_eq!(m.on_caught_up(5).unwrap(), MigrationStep::Draining);
+        assert!(m.writes_go_to().held);
+        assert_eq!(m.reads_go_to(), &id("a"));
+        assert_eq!(m.on_caught_up(2).unwrap(), MigrationStep::Draining);
+        assert_eq!(m.on_caught_up(0).unwrap(), MigrationStep::CutOver);
+        let route = m.writes_go_to();
+        assert_eq!((route.to, route.fence), (id("b"), Some(id("a"))));
         m.check_invariants();
+    }
+
+    #[test]
+    fn a_draining_migration_can_still_abort_and_fences_the_target() {
+        let config = MigrationConfig {
+            max_cut_over_lag: 5,
+        };
+        let mut m = ShardMigration::new(ShardId(3), id("a"), id("b"), config).unwrap();
+        m.on_copy_complete().unwrap();
+        m.on_caught_up(3).unwrap();
+        assert_eq!(m.abort().unwrap(), MigrationStep::Aborted);
+        let route = m.writes_go_to();
+        assert_eq!(
+            (route.to, route.held, route.fence),
+            (id("a"), false, Some(id("b")))
+        );
     }
 }

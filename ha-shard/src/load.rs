@@ -3,9 +3,14 @@
 //! Each shard's operations and bytes are counted in two [`SlidingWindow`]s from ha-core, so a
 //! rate is the amount seen in the last `window` divided by its length (exact to one bucket). A
 //! shard is **hot** when its load exceeds `hot_factor × mean` and **cold** when it is below
-//! `mean / hot_factor`, the mean taken over every tracked shard — the rule of thumb of
-//! DynamoDB's and Bigtable's split / merge heuristics reduced to one factor; we do not split or
-//! merge, we only report.
+//! `mean / hot_factor`, the mean taken over every tracked shard, the shard itself included. We
+//! only report; splitting, merging or moving is the caller's decision (see
+//! [`Rebalancer`](crate::Rebalancer)).
+//!
+//! **The factor must be below the shard count to ever flag a shard.** A shard's load is at most
+//! `n × mean` over `n` shards (all the load on one shard), so with `hot_factor ≥ n` nothing is
+//! ever hot — with the default 2.0, two shards never are, whatever their loads. Track more shards
+//! than the factor, or compare two shards directly.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

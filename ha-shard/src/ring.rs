@@ -207,6 +207,12 @@ impl HashRing {
     /// [`Error::EmptyNodeSet`], [`Error::DuplicateNode`], an invalid `config` (see
     /// [`RingConfig::validate`]), or [`ha_core::Error::TooLarge`] when the nodes' points add up
     /// to more than 2²⁴.
+    ///
+    /// Each node gets `weight × points_per_weight` points, so weights are best kept small
+    /// (1–10): 112 nodes of weight 100 at the default 1500 points exceed the 2²⁴ limit. The ring
+    /// does not divide weights by their common factor, because a join that changed that factor
+    /// would re-point every node and move most keys; scale the weights down, or lower
+    /// `points_per_weight`, instead.
     pub fn new(nodes: Vec<Node>, config: RingConfig) -> Result<HashRing> {
         validate_nodes(&nodes)?;
         config.validate()?;

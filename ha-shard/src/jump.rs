@@ -5,8 +5,7 @@ use std::ops::ControlFlow;
 
 use ha_core::Node;
 
-use crate::hash::mix;
-use crate::placement::validate_nodes;
+use crate::placement::{probe_then_walk, validate_nodes};
 use crate::{Error, Placement, Result};
 
 /// The bucket in `0..buckets` for `key`: the paper's reference function, bit for bit.
@@ -66,9 +65,6 @@ pub struct JumpHash {
     buckets: u32,
 }
 
-/// Probes tried before falling back to a walk over the remaining nodes.
-const REPLICA_PROBES: u64 = 64;
-
 impl JumpHash {
     /// A placement over `nodes`, bucket `i` being `nodes[i]`.
     ///
@@ -107,21 +103,7 @@ impl Placement for JumpHash {
     }
 
     fn visit_preference(&self, hash: u64, visit: &mut dyn FnMut(usize) -> ControlFlow<()>) {
-        if visit(self.locate_hash(hash)).is_break() {
-            return;
-        }
-        for probe in 1..REPLICA_PROBES {
-            let bucket = jump_consistent_hash(mix(hash, probe), self.buckets) as usize;
-            if visit(bucket).is_break() {
-                return;
-            }
-        }
-        let start = self.locate_hash(hash);
-        for step in 1..self.nodes.len() {
-            if visit((start + step) % self.nodes.len()).is_break() {
-                return;
-            }
-        }
+        probe_then_walk(hash, self.nodes.len(), |h| self.locate_hash(h), visit);
     }
 }
 

@@ -7,8 +7,7 @@ use std::ops::ControlFlow;
 use ha_core::{Node, NodeId};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::hash::mix;
-use crate::placement::validate_nodes;
+use crate::placement::{probe_then_walk, validate_nodes};
 use crate::{Error, Placement, Result};
 
 /// The settings of a [`Maglev`] table.
@@ -97,9 +96,6 @@ pub struct Maglev {
     config: MaglevConfig,
     table: Vec<u32>,
 }
-
-/// Probes tried before falling back to a walk over the remaining nodes.
-const REPLICA_PROBES: u64 = 64;
 
 impl Maglev {
     /// Builds the table for `nodes`.
@@ -297,20 +293,7 @@ impl Placement for Maglev {
     }
 
     fn visit_preference(&self, hash: u64, visit: &mut dyn FnMut(usize) -> ControlFlow<()>) {
-        let owner = self.locate_hash(hash);
-        if visit(owner).is_break() {
-            return;
-        }
-        for probe in 1..REPLICA_PROBES {
-            if visit(self.locate_hash(mix(hash, probe))).is_break() {
-                return;
-            }
-        }
-        for step in 1..self.nodes.len() {
-            if visit((owner + step) % self.nodes.len()).is_break() {
-                return;
-            }
-        }
+        probe_then_walk(hash, self.nodes.len(), |h| self.locate_hash(h), visit);
     }
 }
 

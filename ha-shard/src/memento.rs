@@ -19,7 +19,7 @@ use ha_core::{Node, NodeId};
 
 use crate::hash::mix;
 use crate::jump::jump_consistent_hash;
-use crate::placement::validate_nodes;
+use crate::placement::{probe_then_walk, validate_nodes};
 use crate::{Error, Placement, Result};
 
 /// Jump consistent hash extended with a "memento" of removed buckets, so that **any** node can
@@ -116,9 +116,6 @@ enum Slot {
     Working(Node),
     Removed { replacer: u32, prev_removed: u32 },
 }
-
-/// Probes tried before falling back to a walk over the remaining nodes.
-const REPLICA_PROBES: u64 = 64;
 
 /// The most buckets the b-array may hold: jump hash's limit.
 const MAX_BUCKETS: usize = i32::MAX as usize;
@@ -331,20 +328,7 @@ impl Placement for Memento {
     }
 
     fn visit_preference(&self, hash: u64, visit: &mut dyn FnMut(usize) -> ControlFlow<()>) {
-        let start = self.locate_hash(hash);
-        if visit(start).is_break() {
-            return;
-        }
-        for probe in 1..REPLICA_PROBES {
-            if visit(self.locate_hash(mix(hash, probe))).is_break() {
-                return;
-            }
-        }
-        for step in 1..self.nodes.len() {
-            if visit((start + step) % self.nodes.len()).is_break() {
-                return;
-            }
-        }
+        probe_then_walk(hash, self.nodes.len(), |h| self.locate_hash(h), visit);
     }
 }
 

@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 
 use ha_core::{Node, NodeId};
 
+use crate::hash::mix;
 use crate::{Error, Result, key_hash};
 
 /// Where keys live: a placement algorithm over a fixed set of nodes.
@@ -131,6 +132,35 @@ pub trait Placement {
     /// If `index` is not below `nodes().len()`; indices from this trait's methods always are.
     fn node(&self, index: usize) -> &Node {
         &self.nodes()[index]
+    }
+}
+
+/// Probes tried by [`probe_then_walk`] before it walks the remaining nodes in order.
+const REPLICA_PROBES: u64 = 64;
+
+/// The preference order of a placement that can only look owners up (jump, Maglev, Memento):
+/// the owner of `hash`, then the owners of `hash` mixed with the probe numbers 1 to 63, then
+/// every node in index order from the owner on — so every node is offered, the first replicas
+/// are spread like owners, and the rest is deterministic.
+pub(crate) fn probe_then_walk(
+    hash: u64,
+    len: usize,
+    locate: impl Fn(u64) -> usize,
+    visit: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) {
+    let owner = locate(hash);
+    if visit(owner).is_break() {
+        return;
+    }
+    for probe in 1..REPLICA_PROBES {
+        if visit(locate(mix(hash, probe))).is_break() {
+            return;
+        }
+    }
+    for step in 1..len {
+        if visit((owner + step) % len).is_break() {
+            return;
+        }
     }
 }
 

@@ -13,7 +13,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 
-use crate::{Error, Placement, Result};
+use crate::error::factor;
+use crate::{Placement, Result};
 
 /// The settings of [`BoundedLoads`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,24 +42,10 @@ impl BoundedLoadsConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`ha_core::Error::NotFinite`] or [`ha_core::Error::OutOfRange`] (as [`Error::Core`]) for
+    /// [`ha_core::Error::NotFinite`] or [`ha_core::Error::OutOfRange`] (as [`Error::Core`](crate::Error::Core)) for
     /// a load factor that is not a finite number of at least 1.
     pub fn validate(&self) -> Result<()> {
-        let c = self.load_factor;
-        if !c.is_finite() {
-            return Err(Error::Core(ha_core::Error::NotFinite {
-                name: "bounded-loads load factor",
-                value: c,
-            }));
-        }
-        if c < 1.0 {
-            return Err(Error::Core(ha_core::Error::OutOfRange {
-                name: "bounded-loads load factor",
-                value: c,
-                range: "[1, ∞)",
-            }));
-        }
-        Ok(())
+        factor("bounded-loads load factor", self.load_factor, false).map(drop)
     }
 }
 

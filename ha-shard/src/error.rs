@@ -144,5 +144,17 @@ pub enum Error {
     },
 }
 
+/// Checks that a factor is a finite number of at least 1, or above 1 when `strictly`.
+pub(crate) fn factor(name: &'static str, value: f64, strictly: bool) -> Result<f64> {
+    if !value.is_finite() {
+        return Err(ha_core::Error::NotFinite { name, value }.into());
+    }
+    if value < 1.0 || (strictly && value == 1.0) {
+        let range = if strictly { "(1, ∞)" } else { "[1, ∞)" };
+        return Err(ha_core::Error::OutOfRange { name, value, range }.into());
+    }
+    Ok(value)
+}
+
 /// `Result` with ha-shard's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use ha_core::{SlidingWindow, SlidingWindowConfig};
 
+use crate::error::factor;
 use crate::{Result, ShardId};
 
 /// Which rate hot-shard detection compares.
@@ -68,21 +69,7 @@ impl LoadConfig {
 }
 
 fn validate_hot_factor(hot_factor: f64) -> Result<()> {
-    if !hot_factor.is_finite() {
-        return Err(ha_core::Error::NotFinite {
-            name: "hot_factor",
-            value: hot_factor,
-        }
-        .into());
-    }
-    if hot_factor <= 1.0 {
-        return Err(ha_core::Error::OutOfRange {
-            name: "hot_factor",
-            value: hot_factor,
-            range: "(1, ∞)",
-        }
-        .into());
-    }
+    factor("hot_factor", hot_factor, true)?;
     Ok(())
 }
 

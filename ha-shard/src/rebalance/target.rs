@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ha_core::NodeId;
 
 use super::{SkewReport, bytes_per_node};
+use crate::error::factor;
 use crate::{Error, Result, ShardId};
 
 /// The assignment with each weighted node holding its weight share of the shard count, moving as
@@ -124,21 +125,7 @@ pub(super) fn by_skew(
     if nodes.is_empty() {
         return Err(Error::EmptyNodeSet);
     }
-    if !max_skew.is_finite() {
-        return Err(ha_core::Error::NotFinite {
-            name: "max_skew",
-            value: max_skew,
-        }
-        .into());
-    }
-    if max_skew < 1.0 {
-        return Err(ha_core::Error::OutOfRange {
-            name: "max_skew",
-            value: max_skew,
-            range: "[1, ∞)",
-        }
-        .into());
-    }
+    factor("max_skew", max_skew, false)?;
     if let Some(node) = current.values().find(|n| !nodes.contains(*n)) {
         return Err(Error::UnknownNode(node.clone()));
     }

@@ -84,6 +84,6 @@ pub use shard_map::{
     ShardPlacementConfig, ShardRange,
 };
 pub use slots::{
-    Migration, Redirect, SLOT_COUNT, SlotError, SlotPlacement, SlotRange, SlotTable, hash_tag,
+    Redirect, SLOT_COUNT, SlotError, SlotMigration, SlotPlacement, SlotRange, SlotTable, hash_tag,
     key_slot,
 };

@@ -51,7 +51,7 @@ mod table;
 
 pub use error::SlotError;
 pub use key_slot::{SLOT_COUNT, hash_tag, key_slot};
-pub use migration::Migration;
+pub use migration::SlotMigration;
 pub use placement::SlotPlacement;
 pub use redirect::Redirect;
 pub use table::{SlotRange, SlotTable};

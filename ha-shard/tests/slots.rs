@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 
 use ha_core::NodeId;
 use ha_shard::{
-    Migration, Redirect, SLOT_COUNT, SlotError, SlotRange, SlotTable, hash_tag, key_slot,
+    Redirect, SLOT_COUNT, SlotError, SlotMigration, SlotRange, SlotTable, hash_tag, key_slot,
 };
 use proptest::prelude::*;
 
@@ -178,7 +178,7 @@ fn the_specification_example_of_moving_slot_8_from_a_to_b() {
     let migration = table.begin_migration(8, &b).unwrap();
     assert_eq!(
         migration,
-        Migration {
+        SlotMigration {
             slot: 8,
             from: a.clone(),
             to: b.clone()
@@ -507,9 +507,9 @@ enum Step {
     OnTarget,
     /// Migrating; the key exists nowhere yet (a write creates it).
     Nowhere,
-    /// Migration completed; the key is on the new owner.
+    /// SlotMigration completed; the key is on the new owner.
     Completed,
-    /// Migration aborted before the key moved; it is on the source.
+    /// SlotMigration aborted before the key moved; it is on the source.
     Aborted,
 }
 
@@ -608,7 +608,7 @@ proptest! {
         let target = pick.get(&targets).clone();
 
         let started = table.begin_migration(slot, &target).unwrap();
-        prop_assert_eq!(&started, &Migration { slot, from: source.clone(), to: target.clone() });
+        prop_assert_eq!(&started, &SlotMigration { slot, from: source.clone(), to: target.clone() });
         table.check_invariants();
         prop_assert_eq!(all_owners(&table), before.clone(), "beginning moves nothing");
         prop_assert_eq!(table.migrations().collect::<Vec<_>>(), vec![started.clone()]);

@@ -9,17 +9,17 @@ use super::{SlotError, SlotTable};
 ///
 /// ```
 /// use ha_core::NodeId;
-/// use ha_shard::{Migration, SlotTable};
+/// use ha_shard::{SlotMigration, SlotTable};
 ///
 /// let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
 /// let mut table = SlotTable::new([(0..=8191, a.clone()), (8192..=16383, b.clone())])?;
 /// let started = table.begin_migration(7, &b)?;
-/// assert_eq!(started, Migration { slot: 7, from: a, to: b });
+/// assert_eq!(started, SlotMigration { slot: 7, from: a, to: b });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Migration {
+pub struct SlotMigration {
     /// The slot.
     pub slot: u16,
     /// Its owner, the source: the slot is MIGRATING there.
@@ -43,7 +43,7 @@ impl SlotTable {
     /// `to` is not in the table (add it with [`add_node`](Self::add_node) first);
     /// [`SlotError::AlreadyOwner`] if `to` owns the slot; [`SlotError::AlreadyMigrating`] if the
     /// slot is migrating to another node.
-    pub fn begin_migration(&mut self, slot: u16, to: &NodeId) -> Result<Migration, SlotError> {
+    pub fn begin_migration(&mut self, slot: u16, to: &NodeId) -> Result<SlotMigration, SlotError> {
         let index = slot_index(slot)?;
         let target = self
             .index_of(to)
@@ -94,7 +94,7 @@ impl SlotTable {
     /// assert_eq!(table.complete_migration(7), Err(SlotError::NotMigrating { slot: 7 }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn complete_migration(&mut self, slot: u16) -> Result<Migration, SlotError> {
+    pub fn complete_migration(&mut self, slot: u16) -> Result<SlotMigration, SlotError> {
         let index = slot_index(slot)?;
         let target = self
             .migrations
@@ -113,7 +113,7 @@ impl SlotTable {
     /// # Errors
     /// [`SlotError::SlotOutOfRange`] for a slot of 16384 or more; [`SlotError::NotMigrating`] if
     /// the slot is not migrating.
-    pub fn abort_migration(&mut self, slot: u16) -> Result<Migration, SlotError> {
+    pub fn abort_migration(&mut self, slot: u16) -> Result<SlotMigration, SlotError> {
         let index = slot_index(slot)?;
         let target = self
             .migrations
@@ -126,14 +126,14 @@ impl SlotTable {
 
     /// The migration of `slot`, if it is migrating (never for a slot of 16384 or more).
     #[must_use]
-    pub fn migration(&self, slot: u16) -> Option<Migration> {
+    pub fn migration(&self, slot: u16) -> Option<SlotMigration> {
         let index = slot_index(slot).ok()?;
         let &target = self.migrations.get(&slot)?;
         Some(self.migration_of(slot, self.owners[index], target))
     }
 
     /// Every migration under way, in slot order.
-    pub fn migrations(&self) -> impl Iterator<Item = Migration> + '_ {
+    pub fn migrations(&self) -> impl Iterator<Item = SlotMigration> + '_ {
         self.migrations
             .iter()
             .map(|(&slot, &target)| self.migration_of(slot, self.owners[usize::from(slot)], target))
@@ -144,8 +144,8 @@ impl SlotTable {
         self.migrations.get(&slot).copied()
     }
 
-    fn migration_of(&self, slot: u16, owner: u16, target: u16) -> Migration {
-        Migration {
+    fn migration_of(&self, slot: u16, owner: u16, target: u16) -> SlotMigration {
+        SlotMigration {
             slot,
             from: self.node(owner).clone(),
             to: self.node(target).clone(),

@@ -55,7 +55,8 @@ fn is_prime(n: u32) -> bool {
 /// Each node walks its own permutation of the table (an offset and a skip derived from its id)
 /// and the nodes take turns claiming their next free entry until the table is full, so every node
 /// holds a near-equal share — `weight`-proportional here: in each round a node earns
-/// `weight / max weight` turns. Lookups are one array read, whatever the node count.
+/// `weight / lightest weight` turns, taken interleaved with the others'. Lookups are one array
+/// read, whatever the node count.
 ///
 /// - **Disruption.** The table size stays fixed when nodes come and go (the `maglev` crate sizes
 ///   its table from the node count and so moves nearly every key on a join). A join or leave moves
@@ -67,11 +68,10 @@ fn is_prime(n: u32) -> bool {
 ///   table shrinks the extra (about as `1/√M`). [`rebuild`](Maglev::rebuild) removes it: built
 ///   from the current table, a join moves the ideal share and no more (at the price of a table
 ///   that depends on the membership history).
-/// - **Cost.** With equal weights, building takes `O(M log M)` expected steps (the paper; `O(M²)`
-///   in the worst case); with unequal weights the lightest nodes wait through rounds, up to
-///   `O(M · n)` steps (measured: 0.45 s for 1000 nodes with one at weight 1000, against 10 ms
-///   with equal weights). The table holds `4·M` bytes (256 KiB at the default); build only on
-///   membership changes.
+/// - **Cost.** Building takes `O(M log M)` expected steps along the nodes' walks (the paper;
+///   `O(M²)` in the worst case), weighted or not: every round gives every node at least one
+///   turn (measured in release: 2.8 ms for 1000 equal nodes, 1.5 ms with one at weight 1000).
+///   The table holds `4·M` bytes (256 KiB at the default); build only on membership changes.
 ///
 /// Node ids are hashed with XXH3-64 seeded 0 (offset) and 1 (skip), so every process builds the
 /// same table. Replicas probe the table with the key hash mixed with a probe number, then walk
@@ -117,19 +117,31 @@ impl Maglev {
         }
         let m = u64::from(config.table_size);
         let walks = walks(&nodes, m);
-        let max_weight = nodes.iter().map(|n| n.weight.get()).max().unwrap_or(1);
+        // Each round every node earns `weight / lightest weight` turns, at least one, and the
+        // nodes with turns left take them one at a time in index order, so heavy nodes' turns
+        // interleave with the others' and the build takes `O(M)` turns. Every node ends within
+        // one entry of its exact share but for the heaviest, which absorbs the others' rounding.
+        let min_weight = nodes.iter().map(|n| n.weight.get()).min().unwrap_or(1);
         let earn: Vec<f64> = nodes
             .iter()
-            .map(|n| f64::from(n.weight.get()) / f64::from(max_weight))
+            .map(|n| f64::from(n.weight.get()) / f64::from(min_weight))
             .collect();
         let mut credit = vec![0.0f64; nodes.len()];
         let mut next = vec![0u64; nodes.len()];
         let mut table = vec![FREE; size];
         let mut filled = 0;
+        let mut active = Vec::with_capacity(nodes.len());
         while filled < size {
-            for i in 0..nodes.len() {
-                credit[i] += earn[i];
-                while credit[i] >= 1.0 && filled < size {
+            for (c, e) in credit.iter_mut().zip(&earn) {
+                *c += e;
+            }
+            active.clear();
+            active.extend((0..nodes.len()).filter(|&i| credit[i] >= 1.0));
+            while !active.is_empty() && filled < size {
+                active.retain(|&i| {
+                    if filled == size {
+                        return false;
+                    }
                     credit[i] -= 1.0;
                     let (offset, skip) = walks[i];
                     // Each node's walk visits every entry within `m` steps (`m` is prime and
@@ -144,7 +156,8 @@ impl Maglev {
                             break;
                         }
                     }
-                }
+                    credit[i] >= 1.0
+                });
             }
         }
         Ok(Maglev {
@@ -414,6 +427,24 @@ mod tests {
         let q = quotas(&nodes(&[1, 2, 3, 7]), 65_537);
         assert_eq!(q.iter().sum::<usize>(), 65_537);
         assert_eq!(quotas(&nodes(&[1; 3]), 7), vec![3, 2, 2]);
+    }
+
+    /// One heavy node among many light ones (the review's slow case): every light node within
+    /// one entry of its exact share, the heavy node absorbing the rounding.
+    #[test]
+    fn a_skewed_weighting_keeps_every_share() {
+        let mut weights = vec![1; 200];
+        weights[0] = 200;
+        let m = Maglev::new(nodes(&weights), MaglevConfig::default()).unwrap();
+        let exact = 65_537.0 / 399.0;
+        for i in 1..200 {
+            let held = m.table_share(i) * 65_537.0;
+            assert!(
+                (held - exact).abs() <= 1.0,
+                "node {i} holds {held}, exact {exact}"
+            );
+        }
+        assert!((m.table_share(0) - 200.0 / 399.0).abs() < 0.01);
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::{Placement, Result, key_hash};
 ///   as stable as owners.
 /// - **Cost.** A lookup scores every node: `O(n)`, about 3 ns a node when weights are equal
 ///   (scores then compare as integers; BENCHMARKS.md) and more with weights (one logarithm a
-///   node). `visit_preference` sorts the nodes, so replicas cost `O(n log n)`.
+///   node). `visit_preference` scores each node once and sorts the scores, so replicas cost
+///   `O(n log n)` comparisons and `n` scores.
 ///   For thousands of nodes and hot paths, prefer Maglev or a ring.
 ///
 /// ```
@@ -68,28 +69,21 @@ impl Rendezvous {
         })
     }
 
-    /// Node `i`'s score for `hash`; higher wins.
-    fn score(&self, i: usize, hash: u64) -> f64 {
+    /// Node `i`'s rank for `hash` as an integer; higher wins. With equal weights it is the mixed
+    /// draw itself (`−1/ln(u)` grows with `u`); with weights it is the score `w / −ln(u)`, a
+    /// positive finite float, whose bits order as the floats do.
+    fn rank(&self, i: usize, hash: u64) -> u64 {
         let draw = mix(hash, self.seeds[i]);
         match &self.weights {
-            // Equal weights: `−1/ln(u)` grows with `u`, so the draw itself ranks the nodes.
-            None => draw as f64,
-            Some(w) => w[i] / -unit_interval(draw).ln(),
+            None => draw,
+            Some(w) => (w[i] / -unit_interval(draw).ln()).to_bits(),
         }
     }
 
-    /// Whether node `a` beats node `b` for `hash`.
-    fn beats(&self, a: usize, b: usize, hash: u64) -> bool {
-        match &self.weights {
-            None => {
-                let (da, db) = (mix(hash, self.seeds[a]), mix(hash, self.seeds[b]));
-                da > db || (da == db && self.nodes[a].id < self.nodes[b].id)
-            }
-            Some(_) => {
-                let (sa, sb) = (self.score(a, hash), self.score(b, hash));
-                sa > sb || (sa == sb && self.nodes[a].id < self.nodes[b].id)
-            }
-        }
+    /// Orders `(rank, node)` pairs best first: higher rank, then the smaller id.
+    fn better(&self, a: (u64, usize), b: (u64, usize)) -> std::cmp::Ordering {
+        b.0.cmp(&a.0)
+            .then_with(|| self.nodes[a.1].id.cmp(&self.nodes[b.1].id))
     }
 }
 
@@ -99,24 +93,25 @@ impl Placement for Rendezvous {
     }
 
     fn locate_hash(&self, hash: u64) -> usize {
-        (1..self.nodes.len()).fold(
-            0,
-            |best, i| if self.beats(i, best, hash) { i } else { best },
-        )
+        (1..self.nodes.len())
+            .map(|i| (self.rank(i, hash), i))
+            .fold((self.rank(0, hash), 0), |best, candidate| {
+                if self.better(candidate, best).is_lt() {
+                    candidate
+                } else {
+                    best
+                }
+            })
+            .1
     }
 
     fn visit_preference(&self, hash: u64, visit: &mut dyn FnMut(usize) -> ControlFlow<()>) {
-        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
-        order.sort_by(|&a, &b| {
-            if self.beats(a, b, hash) {
-                std::cmp::Ordering::Less
-            } else if self.beats(b, a, hash) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        });
-        for i in order {
+        // Each node is scored once; the sort compares the stored ranks.
+        let mut order: Vec<(u64, usize)> = (0..self.nodes.len())
+            .map(|i| (self.rank(i, hash), i))
+            .collect();
+        order.sort_unstable_by(|&a, &b| self.better(a, b));
+        for (_, i) in order {
             if visit(i).is_break() {
                 return;
             }

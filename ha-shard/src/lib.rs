@@ -80,7 +80,7 @@ pub use rendezvous::Rendezvous;
 pub use ring::{HashRing, KetamaName, RingConfig};
 pub use shard_id::ShardId;
 pub use shard_map::{
-    DirectoryShards, HashShards, RangeShards, Route, ShardMap, ShardPlacement,
+    DirectoryShards, HashShards, RangeShards, Route, ShardHashing, ShardMap, ShardPlacement,
     ShardPlacementConfig, ShardRange,
 };
 pub use slots::{

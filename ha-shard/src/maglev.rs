@@ -11,7 +11,7 @@ use crate::placement::{probe_then_walk, validate_nodes};
 use crate::{Error, Placement, Result};
 
 /// The settings of a [`Maglev`] table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MaglevConfig {
     /// The lookup table's size `M`: a prime, at least the number of nodes; the paper advises

@@ -18,7 +18,7 @@ pub use ketama::KetamaName;
 const MAX_POINTS: u64 = 1 << 24;
 
 /// The settings of a native [`HashRing`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RingConfig {
     /// Points on the ring for each unit of a node's weight: a node of weight `w` gets

@@ -8,7 +8,7 @@
 //!
 //! | strategy | a key's shard | range scans | changes |
 //! |---|---|---|---|
-//! | [`HashShards`] | jump consistent hash of its [`key_hash`](crate::key_hash) | touch every shard | grow or shrink the count; minimal movement |
+//! | [`HashShards`] | its [`key_hash`](crate::key_hash) placed by a [`ShardHashing`] rule: jump consistent hash, rendezvous, Maglev or a ring | touch every shard | grow or shrink the count; minimal movement |
 //! | [`RangeShards`] | the range holding it, keys ordered as bytes | touch only overlapping shards | [`split`](RangeShards::split) and [`merge`](RangeShards::merge) adjacent shards |
 //! | [`DirectoryShards`] | its table entry, else the default | touch the listed keys' shards and the default | edit the table |
 //!
@@ -24,7 +24,7 @@ mod range;
 mod replicas;
 
 pub use directory::DirectoryShards;
-pub use hashed::HashShards;
+pub use hashed::{HashShards, ShardHashing};
 pub use range::{RangeShards, ShardRange};
 pub use replicas::{Route, ShardPlacement, ShardPlacementConfig};
 

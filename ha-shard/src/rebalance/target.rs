@@ -136,36 +136,51 @@ pub(super) fn by_skew(
         held.insert(node, bytes);
     }
     let before = skew_of(&held, nodes);
+    // Nodes by bytes held, and each node's shards by (size, whether it started there, id): the
+    // peak and least loaded nodes and the best shard to move are then found in O(log n).
+    let mut by_load: BTreeMap<u64, BTreeSet<NodeId>> = BTreeMap::new();
+    for (node, &bytes) in &held {
+        by_load.entry(bytes).or_default().insert(node.clone());
+    }
+    let mut shards_on: BTreeMap<NodeId, BTreeSet<(u64, bool, ShardId)>> = BTreeMap::new();
+    for (&shard, node) in current {
+        shards_on
+            .entry(node.clone())
+            .or_default()
+            .insert((size(&shard), true, shard));
+    }
+    let total: f64 = held.values().map(|&b| b as f64).sum();
+    let mean = total / nodes.len() as f64;
     // Each step lowers the sum of squared node loads, so the loop ends; the cap bounds the work
     // for adversarial sizes.
     let max_steps = current.len().saturating_mul(nodes.len()).max(16);
     for _ in 0..max_steps {
-        if skew_of(&held, nodes) <= max_skew {
-            break;
-        }
-        let peak = held.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)));
-        let least = held.iter().min_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
-        let (Some((peak, &p)), Some((least, &l))) = (peak, least) else {
+        // The peak: the most bytes, ties to the smallest id; the least: the fewest, likewise.
+        let (Some((&p, peak)), Some((&l, least))) =
+            (by_load.last_key_value(), by_load.first_key_value())
+        else {
             break;
         };
-        let (peak, least) = (peak.clone(), least.clone());
-        // The shard whose move leaves the larger of the two nodes smallest, if that is below the
-        // peak; ties to a shard that was not on the peak node at first (a move undone is free),
-        // then to the smallest id.
-        let best = assignment
-            .iter()
-            .filter(|(_, node)| **node == peak)
-            .map(|(shard, _)| (*shard, size(shard)))
-            .filter(|&(_, s)| s > 0 && l.saturating_add(s) < p)
-            .min_by_key(|&(shard, s)| {
-                let after = (p - s).max(l + s);
-                let was_here = current.get(&shard) == Some(&peak);
-                (after, was_here, shard)
-            });
-        let Some((shard, s)) = best else {
+        let (Some(peak), Some(least)) = (peak.first().cloned(), least.first().cloned()) else {
+            break;
+        };
+        if total <= 0.0 || p as f64 / mean <= max_skew {
+            break;
+        }
+        let Some((s, was_here, shard)) = best_shard(shards_on.get(&peak), p, l) else {
             break;
         };
         assignment.insert(shard, least.clone());
+        if let Some(on_peak) = shards_on.get_mut(&peak) {
+            on_peak.remove(&(s, was_here, shard));
+        }
+        let started_on_least = current.get(&shard) == Some(&least);
+        shards_on
+            .entry(least.clone())
+            .or_default()
+            .insert((s, started_on_least, shard));
+        relocate(&mut by_load, &peak, p, p - s);
+        relocate(&mut by_load, &least, l, l + s);
         held.insert(peak, p - s);
         held.insert(least, l + s);
     }
@@ -178,4 +193,46 @@ pub(super) fn by_skew(
             reached: after <= max_skew,
         },
     ))
+}
+
+/// The shard of `on_peak` whose move from the peak (`p` bytes) to the least loaded node (`l`
+/// bytes) leaves the larger of the two smallest, if that is below `p`; ties to a shard that did
+/// not start on the peak (moving it back is free), then to the smallest id.
+///
+/// The larger of `p − s` and `l + s` falls while `2s ≤ p − l` and rises after, so the best size
+/// is the largest at most half the gap or the smallest at least half of it; within a size, the
+/// set's order puts the preferred shard first.
+fn best_shard(
+    on_peak: Option<&BTreeSet<(u64, bool, ShardId)>>,
+    p: u64,
+    l: u64,
+) -> Option<(u64, bool, ShardId)> {
+    let on_peak = on_peak?;
+    let gap = p.checked_sub(l)?;
+    let half = gap / 2;
+    let first_of_size = |size: u64| on_peak.range((size, false, ShardId(0))..).next().copied();
+    let below = on_peak
+        .range(..=(half, true, ShardId(u32::MAX)))
+        .next_back()
+        .and_then(|&(size, _, _)| first_of_size(size));
+    let above = on_peak
+        .range((gap.div_ceil(2), false, ShardId(0))..)
+        .next()
+        .copied();
+    [below, above]
+        .into_iter()
+        .flatten()
+        .filter(|&(s, _, _)| s > 0 && l.saturating_add(s) < p)
+        .min_by_key(|&(s, was_here, shard)| ((p - s).max(l + s), was_here, shard))
+}
+
+/// Moves `node` from the `from` bytes group to the `to` one.
+fn relocate(by_load: &mut BTreeMap<u64, BTreeSet<NodeId>>, node: &NodeId, from: u64, to: u64) {
+    if let Some(group) = by_load.get_mut(&from) {
+        group.remove(node);
+        if group.is_empty() {
+            by_load.remove(&from);
+        }
+    }
+    by_load.entry(to).or_default().insert(node.clone());
 }

@@ -134,6 +134,10 @@ pub enum Error {
         /// The step the migration stays in.
         step: MigrationStep,
     },
+    /// A rebalance plan read back is not one the planner could have made: an empty wave, a
+    /// shard moving twice, or a move whose destination is not the shard's target node.
+    #[error("rebalance plan invalid: {0}")]
+    InvalidPlan(&'static str),
     /// A migration or move was given the same node as source and destination.
     #[error("{shard} cannot move from node {node} to itself")]
     SameNode {

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ha_core::NodeId;
 
-use crate::{Error, Result, ShardId};
+use crate::{Error, MigrationConfig, Result, ShardId, ShardMigration};
 
 /// Settings of a [`Rebalancer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,13 +114,74 @@ pub struct SkewReport {
     pub reached: bool,
 }
 
+impl Move {
+    /// The migration state machine that carries this move out, starting to copy.
+    ///
+    /// # Errors
+    /// [`Error::SameNode`] if the move's source and destination are the same node (never for a
+    /// move of a [`Plan`]).
+    pub fn migration(&self, config: MigrationConfig) -> Result<ShardMigration> {
+        ShardMigration::new(self.shard, self.from.clone(), self.to.clone(), config)
+    }
+}
+
 /// The moves of a rebalance, in waves to run one after the other.
+///
+/// A plan serializes to its waves, target and skew report; reading one back checks that it is
+/// one the planner could have made ([`Error::InvalidPlan`], [`Error::SameNode`]), so a plan
+/// persisted by one coordinator can be carried on by another.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "PlanParts")
+)]
 pub struct Plan {
     waves: Vec<Vec<Move>>,
     target: BTreeMap<ShardId, NodeId>,
     skew: Option<SkewReport>,
+}
+
+/// A [`Plan`] as read, before its checks.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct PlanParts {
+    waves: Vec<Vec<Move>>,
+    target: BTreeMap<ShardId, NodeId>,
+    skew: Option<SkewReport>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<PlanParts> for Plan {
+    type Error = Error;
+
+    fn try_from(parts: PlanParts) -> Result<Plan> {
+        let mut moved = BTreeSet::new();
+        for m in parts.waves.iter().flatten() {
+            if m.from == m.to {
+                return Err(Error::SameNode {
+                    shard: m.shard,
+                    node: m.from.clone(),
+                });
+            }
+            if !moved.insert(m.shard) {
+                return Err(Error::InvalidPlan("a shard moves twice"));
+            }
+            if parts.target.get(&m.shard) != Some(&m.to) {
+                return Err(Error::InvalidPlan(
+                    "a move's destination is not its shard's target node",
+                ));
+            }
+        }
+        if parts.waves.iter().any(Vec::is_empty) {
+            return Err(Error::InvalidPlan("an empty wave"));
+        }
+        Ok(Plan {
+            waves: parts.waves,
+            target: parts.target,
+            skew: parts.skew,
+        })
+    }
 }
 
 impl Plan {
@@ -532,5 +593,64 @@ mod tests {
             .map(|w| w.iter().map(|m| m.shard).collect())
             .collect();
         assert_eq!(waves, [vec![ShardId(3)], vec![ShardId(1)]]);
+    }
+
+    #[test]
+    fn a_move_becomes_its_migration() {
+        let (current, sizes) = two_shards_on_a();
+        let target = Target::Weights(BTreeMap::from([(id("a"), 1), (id("b"), 1)]));
+        let plan = Rebalancer::new(RebalanceConfig::default())
+            .unwrap()
+            .plan(&current, &sizes, &target)
+            .unwrap();
+        let m = plan.moves().next().unwrap();
+        let migration = m.migration(MigrationConfig::default()).unwrap();
+        assert_eq!(
+            (migration.shard(), migration.from(), migration.to()),
+            (m.shard, &m.from, &m.to)
+        );
+        let same = Move {
+            to: m.from.clone(),
+            ..m.clone()
+        };
+        assert!(matches!(
+            same.migration(MigrationConfig::default()),
+            Err(Error::SameNode { .. })
+        ));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_plan_reads_back_only_when_consistent() {
+        let (current, sizes) = two_shards_on_a();
+        let target = Target::Weights(BTreeMap::from([(id("a"), 1), (id("b"), 1)]));
+        let plan = Rebalancer::new(RebalanceConfig::default())
+            .unwrap()
+            .plan(&current, &sizes, &target)
+            .unwrap();
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(serde_json::from_value::<Plan>(json.clone()).unwrap(), plan);
+
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut bad = json.clone();
+            f(&mut bad);
+            serde_json::from_value::<Plan>(bad).unwrap_err().to_string()
+        };
+        let twice = edit(&|v| {
+            let m = v["waves"][0][0].clone();
+            v["waves"][0].as_array_mut().unwrap().push(m);
+        });
+        assert!(twice.contains("moves twice"), "{twice}");
+        let elsewhere = edit(&|v| v["waves"][0][0]["to"] = "c".into());
+        assert!(elsewhere.contains("target node"), "{elsewhere}");
+        let itself = edit(&|v| v["waves"][0][0]["to"] = v["waves"][0][0]["from"].clone());
+        assert!(itself.contains("to itself"), "{itself}");
+        let empty = edit(&|v| {
+            v["waves"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!([]))
+        });
+        assert!(empty.contains("empty wave"), "{empty}");
     }
 }

@@ -24,6 +24,16 @@ pub struct ScaleEvents {
 }
 
 impl ScaleEvents {
+    /// A history holding these events (restored from storage, or seeded in a test).
+    /// Events with a zero change are dropped.
+    #[must_use]
+    pub fn from_events(up: Vec<ScaleEvent>, down: Vec<ScaleEvent>) -> ScaleEvents {
+        ScaleEvents {
+            up: up.into_iter().filter(|e| e.change > 0).collect(),
+            down: down.into_iter().filter(|e| e.change > 0).collect(),
+        }
+    }
+
     /// The recorded scale-up events.
     #[must_use]
     pub fn up(&self) -> &[ScaleEvent] {

@@ -26,6 +26,16 @@ pub struct Recommendations {
 }
 
 impl Recommendations {
+    /// A history holding `entries` (restored from storage, or seeded in a test). A restored
+    /// history is not empty in Kubernetes' sense: no initial recommendation is added.
+    #[must_use]
+    pub fn from_entries(entries: Vec<Recommendation>) -> Recommendations {
+        Recommendations {
+            entries,
+            started: true,
+        }
+    }
+
     /// The recorded recommendations, oldest slot first (slots are reused, so not in time order).
     #[must_use]
     pub fn entries(&self) -> &[Recommendation] {

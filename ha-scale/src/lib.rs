@@ -18,9 +18,11 @@ mod condition;
 mod error;
 pub mod metric;
 mod pod;
+mod queue_target;
 pub mod replica_calculator;
 mod scale_event;
 mod stabilization;
+mod step_scaling;
 mod tolerance;
 
 pub use autoscaler::{
@@ -35,7 +37,11 @@ pub use condition::{Condition, ConditionReason, ConditionType};
 pub use error::{Error, Result};
 pub use metric::{MetricSpec, MetricValue, PodSample, Resource, ResourceTarget, ValueTarget};
 pub use pod::{Pod, PodPhase, ReadyCondition};
+pub use queue_target::{QueueTarget, latency_target_replicas};
 pub use replica_calculator::{CurrentMetric, MetricProposal};
 pub use scale_event::{ScaleEvent, ScaleEvents};
 pub use stabilization::{Recommendation, Recommendations};
+pub use step_scaling::{
+    StepDecision, StepReason, StepRule, StepScaler, StepScalingConfig, step_metric,
+};
 pub use tolerance::Tolerance;

@@ -527,3 +527,228 @@ fn usage_ratio(metrics: &BTreeMap<&str, i128>, target: i64) -> (f64, i64) {
     let usage = i64::try_from(total / count).unwrap_or(i64::MAX);
     (usage as f64 / target as f64, usage)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReadyCondition;
+
+    /// One case of Kubernetes' `TestGroupPods` (replica_calculator_test.go): pods, their
+    /// samples (seconds before now, window), the resource, and the expected ready count,
+    /// unready and missing pods.
+    struct Case {
+        name: &'static str,
+        pods: Vec<Pod>,
+        samples: Vec<(&'static str, u64, u64)>,
+        resource: Resource,
+        ready: usize,
+        unready: Vec<&'static str>,
+        missing: Vec<&'static str>,
+    }
+
+    fn pod(
+        name: &str,
+        phase: PodPhase,
+        start: Option<Instant>,
+        ready: Option<(bool, Instant)>,
+    ) -> Pod {
+        Pod {
+            name: name.into(),
+            phase,
+            deleting: false,
+            start_time: start,
+            ready: ready.map(|(ready, last_transition)| ReadyCondition {
+                ready,
+                last_transition,
+            }),
+            requests: std::collections::BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn group_pods_as_kubernetes_does() {
+        use PodPhase::{Pending, Succeeded};
+        let now = Instant::now() + Duration::from_secs(86_400);
+        let ago = |s: u64| now - Duration::from_secs(s);
+        let cases = vec![
+            Case {
+                name: "void",
+                pods: vec![],
+                samples: vec![],
+                resource: Resource::Cpu,
+                ready: 0,
+                unready: vec![],
+                missing: vec![],
+            },
+            Case {
+                name: "count in a ready pod - memory",
+                pods: vec![pod("bentham", Succeeded, None, None)],
+                samples: vec![("bentham", 0, 60)],
+                resource: Resource::Memory,
+                ready: 1,
+                unready: vec![],
+                missing: vec![],
+            },
+            Case {
+                name: "ignore a pod without ready condition - CPU",
+                pods: vec![pod("lucretius", Succeeded, Some(now), None)],
+                samples: vec![("lucretius", 80_000, 0)],
+                resource: Resource::Cpu,
+                ready: 0,
+                unready: vec!["lucretius"],
+                missing: vec![],
+            },
+            Case {
+                name: "count in a ready pod with fresh metrics during initialization period - CPU",
+                pods: vec![pod(
+                    "bentham",
+                    Succeeded,
+                    Some(ago(60)),
+                    Some((true, ago(30))),
+                )],
+                samples: vec![("bentham", 0, 30)],
+                resource: Resource::Cpu,
+                ready: 1,
+                unready: vec![],
+                missing: vec![],
+            },
+            Case {
+                name: "ignore a ready pod without fresh metrics during initialization period - CPU",
+                pods: vec![pod(
+                    "bentham",
+                    Succeeded,
+                    Some(ago(60)),
+                    Some((true, ago(30))),
+                )],
+                samples: vec![("bentham", 0, 60)],
+                resource: Resource::Cpu,
+                ready: 0,
+                unready: vec!["bentham"],
+                missing: vec![],
+            },
+            Case {
+                name: "ignore an unready pod during initialization period - CPU",
+                pods: vec![pod(
+                    "lucretius",
+                    Succeeded,
+                    Some(ago(600)),
+                    Some((false, ago(594))),
+                )],
+                samples: vec![("lucretius", 80_000, 0)],
+                resource: Resource::Cpu,
+                ready: 0,
+                unready: vec!["lucretius"],
+                missing: vec![],
+            },
+            Case {
+                name: "count in a ready pod without fresh metrics after initialization period - CPU",
+                pods: vec![pod(
+                    "bentham",
+                    Succeeded,
+                    Some(ago(180)),
+                    Some((true, ago(180))),
+                )],
+                samples: vec![("bentham", 120, 60)],
+                resource: Resource::Cpu,
+                ready: 1,
+                unready: vec![],
+                missing: vec![],
+            },
+            Case {
+                name: "count in an unready pod that was ready after initialization period - CPU",
+                pods: vec![pod(
+                    "lucretius",
+                    Succeeded,
+                    Some(ago(600)),
+                    Some((false, ago(540))),
+                )],
+                samples: vec![("lucretius", 80_000, 0)],
+                resource: Resource::Cpu,
+                ready: 1,
+                unready: vec![],
+                missing: vec![],
+            },
+            Case {
+                // Kubernetes' case expects the pod counted: the readiness change lies exactly at
+                // start + delay, and the rule needs it strictly before.
+                name: "ignore pod that has never been ready after initialization period - CPU",
+                pods: vec![pod(
+                    "lucretius",
+                    Succeeded,
+                    Some(ago(600)),
+                    Some((false, ago(590))),
+                )],
+                samples: vec![("lucretius", 80_000, 0)],
+                resource: Resource::Cpu,
+                ready: 1,
+                unready: vec![],
+                missing: vec![],
+            },
+            Case {
+                name: "a missing pod",
+                pods: vec![pod("epicurus", Succeeded, Some(ago(180)), None)],
+                samples: vec![],
+                resource: Resource::Cpu,
+                ready: 0,
+                unready: vec![],
+                missing: vec!["epicurus"],
+            },
+            Case {
+                name: "several pods",
+                pods: vec![
+                    pod("lucretius", Succeeded, Some(now), None),
+                    pod("niccolo", Succeeded, Some(ago(180)), Some((true, ago(180)))),
+                    pod("epicurus", Succeeded, Some(ago(180)), None),
+                ],
+                samples: vec![("lucretius", 80_000, 0), ("niccolo", 80_000, 0)],
+                resource: Resource::Cpu,
+                ready: 1,
+                unready: vec!["lucretius"],
+                missing: vec!["epicurus"],
+            },
+            Case {
+                name: "pending pods are ignored",
+                pods: vec![pod("unscheduled", Pending, None, None)],
+                samples: vec![],
+                resource: Resource::Cpu,
+                ready: 0,
+                unready: vec!["unscheduled"],
+                missing: vec![],
+            },
+        ];
+        for case in cases {
+            let samples: Vec<PodSample> = case
+                .samples
+                .iter()
+                .map(|(pod, age, window)| PodSample {
+                    pod: (*pod).into(),
+                    value: 1.0,
+                    timestamp: ago(*age),
+                    window: Duration::from_secs(*window),
+                })
+                .collect();
+            let calculator = ReplicaCalculator {
+                tolerance: Tolerance::default(),
+                cpu_initialization_period: Duration::from_secs(120),
+                initial_readiness_delay: Duration::from_secs(10),
+                pods: &case.pods,
+                now,
+            };
+            let by_pod = ReplicaCalculator::samples(0, &samples).unwrap();
+            let groups = calculator.group_pods(&by_pod, Some(&case.resource));
+            assert_eq!(groups.ready, case.ready, "{}: ready", case.name);
+            assert_eq!(
+                groups.unready.into_iter().collect::<Vec<_>>(),
+                case.unready,
+                "{}: unready",
+                case.name
+            );
+            assert_eq!(
+                groups.missing.into_iter().collect::<Vec<_>>(),
+                case.missing,
+                "{}: missing",
+                case.name
+            );
+        }
+    }
+}

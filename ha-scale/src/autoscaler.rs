@@ -683,3 +683,54 @@ impl Autoscaler {
         );
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+    use crate::{PodSample, ScalingPolicy, ValueTarget};
+
+    #[test]
+    fn config_and_decision_round_trip_through_json() {
+        let config = AutoscalerConfig {
+            metrics: vec![
+                MetricSpec::Resource {
+                    resource: Resource::Memory,
+                    target: ResourceTarget::AverageValue(512e6),
+                },
+                MetricSpec::External {
+                    name: "queue".into(),
+                    target: ValueTarget::AverageValue(30.0),
+                },
+            ],
+            behavior: Some(Behavior {
+                scale_down: crate::ScalingRules {
+                    policies: vec![ScalingPolicy::percent(10, Duration::from_secs(60))],
+                    ..crate::ScalingRules::default_scale_down()
+                },
+                ..Behavior::default()
+            }),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&config).unwrap();
+        let back: AutoscalerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, config);
+
+        let start = Instant::now();
+        let now = start + Duration::from_secs(60);
+        let pods = vec![Pod::running("a", start), Pod::running("b", start)];
+        let memory = MetricValue::PerPod(vec![
+            PodSample::new("a", 600e6, now),
+            PodSample::new("b", -1.0, now),
+        ]);
+        let obs = Observation::new(2, pods, vec![memory, MetricValue::External(vec![200.0])]);
+        let mut hpa = Autoscaler::new(config).unwrap();
+        let decision = hpa.decide(now, &obs).unwrap();
+        assert!(decision.metrics[0].error.is_some());
+        let json = serde_json::to_string(&decision).unwrap();
+        let back: Decision = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.desired_replicas, decision.desired_replicas);
+        assert_eq!(back.metrics[0].message, decision.metrics[0].message);
+        assert_eq!(back.metrics[0].error, None); // the typed error is not serialized
+        assert_eq!(back.conditions, decision.conditions);
+    }
+}

@@ -684,7 +684,8 @@ impl Autoscaler {
     }
 }
 
-#[cfg(all(test, feature = "serde"))]
+#[cfg(test)]
+#[cfg(feature = "serde")]
 mod tests {
     use super::*;
     use crate::{PodSample, ScalingPolicy, ValueTarget};

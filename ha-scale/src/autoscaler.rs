@@ -235,6 +235,25 @@ impl Decision {
 /// A horizontal autoscaler with Kubernetes HPA semantics, keeping its own recommendation and
 /// scale-event history.
 ///
+/// Each [`decide`](Autoscaler::decide) is one pass of Kubernetes' `reconcileAutoscaler`
+/// (`pkg/controller/podautoscaler/horizontal.go`):
+///
+/// 1. a target at zero replicas with `min_replicas > 0` is left alone (`ScalingDisabled`); a
+///    count outside `[min, max]` is brought to the nearest bound without consulting metrics;
+/// 2. every metric proposes a count by the replica calculator's rules (usage ratio, tolerance,
+///    `ceil(ratio × ready pods)`, missing and unready pods, the direction re-check); the largest
+///    wins; invalid metrics are reported on the [`Decision`], and are fatal
+///    ([`Error::InvalidMetrics`]) only when all are invalid or the others propose fewer replicas;
+/// 3. without [`Behavior`]: the highest recommendation of the last `downscale_stabilization`
+///    (300 s), then `[min, min(max, max(2 × current, 4))]`; with it: the stabilization windows
+///    (scale up: lowest recommendation in its window; scale down: highest), then the rate
+///    policies measured from the recorded scale events, then `[min, max]`;
+/// 4. the recommendation, and with behavior the scale event, are recorded.
+///
+/// The decision carries the conditions Kubernetes would set (`AbleToScale`, `ScalingActive`,
+/// `ScalingLimited` with reasons such as `ScaleUpLimit`, `TooManyReplicas`, `TooFewReplicas`,
+/// `ScaleDownStabilized`) and the [`Limits`] that applied.
+///
 /// ```
 /// use std::time::{Duration, Instant};
 /// use ha_scale::{

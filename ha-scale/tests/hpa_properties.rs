@@ -207,6 +207,46 @@ proptest! {
     }
 
     #[test]
+    fn within_tolerance_nothing_changes_for_pods_object_and_external_metrics(
+        current in 1u32..50,
+        target_milli in 1000u32..100_000,
+        ratio_permille in 905u32..1095,
+        kind in 0u8..4,
+    ) {
+        let start = Instant::now();
+        let now = start + Duration::from_secs(3600);
+        let target = f64::from(target_milli) / 1000.0;
+        // The metric's mean per pod (or value) at `ratio` of the target, in whole thousandths.
+        let per_pod_milli = u64::from(target_milli) * u64::from(ratio_permille) / 1000;
+        let per_pod = per_pod_milli as f64 / 1000.0;
+        let total = (per_pod_milli * u64::from(current)) as f64 / 1000.0;
+        let pods: Vec<Pod> = (0..current).map(|i| Pod::running(format!("p{i}"), start)).collect();
+        let (spec, value) = match kind {
+            0 => (
+                MetricSpec::Pods { name: "qps".into(), average_value: target },
+                MetricValue::PerPod((0..current).map(|i| PodSample::new(format!("p{i}"), per_pod, now)).collect()),
+            ),
+            1 => (
+                MetricSpec::Object { name: "qps".into(), target: ValueTarget::Value(target) },
+                MetricValue::Object(per_pod),
+            ),
+            2 => (
+                MetricSpec::External { name: "q".into(), target: ValueTarget::AverageValue(target) },
+                MetricValue::External(vec![total]),
+            ),
+            _ => (
+                MetricSpec::Object { name: "q".into(), target: ValueTarget::AverageValue(target) },
+                MetricValue::Object(total),
+            ),
+        };
+        let cfg = AutoscalerConfig { min_replicas: 1, max_replicas: 100, metrics: vec![spec], ..Default::default() };
+        let mut hpa = Autoscaler::new(cfg).unwrap();
+        let d = hpa.decide(now, &Observation::new(current, pods, vec![value])).unwrap();
+        prop_assert_eq!(d.metric_replicas, Some(current));
+        prop_assert_eq!(d.desired_replicas, current);
+    }
+
+    #[test]
     fn with_behavior_replicas_never_grow_faster_than_the_policy_over_any_period(
         pods_policy in prop::bool::ANY,
         value in 1u32..150,

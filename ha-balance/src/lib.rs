@@ -1,12 +1,23 @@
 //! # ha-balance — where each request goes
 //!
-//! This crate will make the decisions a client-side or proxy load balancer makes for every request:
+//! This crate makes the decisions a client-side or proxy load balancer makes for every request.
+//! Like every ha algorithm crate it does **no I/O**: time comes in as `now: Instant`, decisions
+//! come out as values.
 //!
-//! - pickers behind one trait: round robin, smooth weighted round robin, random, least connections,
-//!   power of two choices (least loaded and peak-EWMA), consistent hash and Maglev, slow start;
-//! - active health checks and passive outlier detection with Envoy's semantics;
-//! - circuit breakers, GCRA rate limits keyed per client, concurrency limits;
-//! - session affinity, connection draining and region routing, with a `tower` integration.
+//! Protecting callers and backends:
 //!
-//! It is empty for now: the issue "ha-balance: where each request goes — balancing, health, outlier
-//! ejection, breakers, limits, affinity" fills it.
+//! | concern | types |
+//! |---|---|
+//! | circuit breaking (resilience4j) | [`CircuitBreaker`], [`CircuitBreakerConfig`] |
+//!
+//! Still to come for the issue "ha-balance: where each request goes": pickers, slow start,
+//! draining, session affinity and region routing.
+
+mod circuit_breaker;
+mod error;
+
+pub use circuit_breaker::{
+    BreakerMetrics, BreakerPermit, BreakerRejection, BreakerState, BreakerTransition, CallOutcome,
+    CircuitBreaker, CircuitBreakerConfig, SlidingWindowKind,
+};
+pub use error::{Error, Result};

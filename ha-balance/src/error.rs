@@ -49,22 +49,6 @@ pub(crate) fn positive_ratio(name: &'static str, value: f64) -> Result<f64> {
     Ok(value)
 }
 
-/// Checks that `value` is a finite ratio in `[0, 1]`.
-pub(crate) fn ratio(name: &'static str, value: f64) -> Result<f64> {
-    if !value.is_finite() {
-        return Err(ha_core::Error::NotFinite { name, value }.into());
-    }
-    if !(0.0..=1.0).contains(&value) {
-        return Err(ha_core::Error::OutOfRange {
-            name,
-            value,
-            range: "[0, 1]",
-        }
-        .into());
-    }
-    Ok(value)
-}
-
 /// Checks that a count is not zero.
 pub(crate) fn non_zero(name: &'static str, value: u64) -> Result<u64> {
     if value == 0 {

@@ -212,7 +212,11 @@ impl RateLimiter {
     /// Requests that would be admitted at once at `now`, without counting any.
     #[must_use]
     pub fn available(&self, now: Instant) -> u64 {
-        available(self.tat.load(Ordering::Acquire), self.gcra, nanos_since(self.origin, now))
+        available(
+            self.tat.load(Ordering::Acquire),
+            self.gcra,
+            nanos_since(self.origin, now),
+        )
     }
 }
 
@@ -240,7 +244,9 @@ pub(crate) fn check_cell(cell: &AtomicU64, gcra: Gcra, now: u64) -> RateDecision
 
 /// Requests that would conform at once at `now` given `tat`.
 pub(crate) fn available(tat: u64, gcra: Gcra, now: u64) -> u64 {
-    let limit = now.saturating_add(gcra.tolerance).saturating_add(gcra.emission);
+    let limit = now
+        .saturating_add(gcra.tolerance)
+        .saturating_add(gcra.emission);
     limit.saturating_sub(tat.max(now)) / gcra.emission
 }
 
@@ -310,7 +316,10 @@ mod tests {
     fn a_steady_stream_at_the_rate_is_never_refused() {
         let (l, t) = limiter(1000.0, 1);
         for i in 0..10_000u32 {
-            assert!(l.check(t + Duration::from_micros(1000 * u64::from(i))).is_admitted());
+            assert!(
+                l.check(t + Duration::from_micros(1000 * u64::from(i)))
+                    .is_admitted()
+            );
         }
     }
 

@@ -354,7 +354,11 @@ mod tests {
 
     const SEC: Duration = Duration::from_secs(1);
 
-    fn limiter(max_keys: usize, shards: usize, when_full: WhenFull) -> (KeyedRateLimiter<u32>, Instant) {
+    fn limiter(
+        max_keys: usize,
+        shards: usize,
+        when_full: WhenFull,
+    ) -> (KeyedRateLimiter<u32>, Instant) {
         let t = Instant::now();
         let config = KeyedLimiterConfig {
             limit: RateLimitConfig {
@@ -372,17 +376,32 @@ mod tests {
     fn defaults_are_the_documented_ones() {
         let c = KeyedLimiterConfig::default();
         assert_eq!(c.limit.requests_per_second, 1000.0);
-        assert_eq!((c.max_keys, c.shards, c.when_full), (100_000, 64, WhenFull::SharedOverflow));
+        assert_eq!(
+            (c.max_keys, c.shards, c.when_full),
+            (100_000, 64, WhenFull::SharedOverflow)
+        );
     }
 
     #[test]
     fn bad_settings_are_rejected() {
         for config in [
-            KeyedLimiterConfig { max_keys: 0, ..Default::default() },
-            KeyedLimiterConfig { shards: 0, ..Default::default() },
-            KeyedLimiterConfig { shards: 5000, ..Default::default() },
             KeyedLimiterConfig {
-                limit: RateLimitConfig { requests_per_second: 0.0, burst: 1 },
+                max_keys: 0,
+                ..Default::default()
+            },
+            KeyedLimiterConfig {
+                shards: 0,
+                ..Default::default()
+            },
+            KeyedLimiterConfig {
+                shards: 5000,
+                ..Default::default()
+            },
+            KeyedLimiterConfig {
+                limit: RateLimitConfig {
+                    requests_per_second: 0.0,
+                    burst: 1,
+                },
                 ..Default::default()
             },
         ] {
@@ -407,7 +426,10 @@ mod tests {
         assert!(l.check(&1, t).is_admitted());
         assert!(l.check(&2, t).is_admitted());
         // Keys 3, 4 and 5 find no room: together they get one key's burst of 2.
-        let admitted = [3, 4, 5].iter().filter(|k| l.check(k, t).is_admitted()).count();
+        let admitted = [3, 4, 5]
+            .iter()
+            .filter(|k| l.check(k, t).is_admitted())
+            .count();
         assert_eq!(admitted, 2);
         assert_eq!(l.len(), 2);
         assert_eq!(l.stats().overflowed, 3);
@@ -419,7 +441,11 @@ mod tests {
         assert!(l.check(&1, t).is_admitted());
         assert!(l.check(&2, t + SEC / 2).is_admitted());
         let refused = l.check(&3, t + SEC / 2);
-        assert_eq!(refused.retry_after(), Some(SEC / 2), "key 1 is at rest at t + 1 s");
+        assert_eq!(
+            refused.retry_after(),
+            Some(SEC / 2),
+            "key 1 is at rest at t + 1 s"
+        );
         // At t + 1 s key 1 is idle, dropped, and key 3 takes its place.
         assert!(l.check(&3, t + SEC).is_admitted());
         assert_eq!(l.stats().evicted, 1);
@@ -434,7 +460,10 @@ mod tests {
         // Key 2's TAT is t + 1 s, key 1's t + 2 s.
         assert_eq!(l.retain_recent(t + SEC), 1);
         assert_eq!(l.len(), 1);
-        assert!(!l.check(&1, t + SEC / 2).is_admitted(), "key 1 kept its state");
+        assert!(
+            !l.check(&1, t + SEC / 2).is_admitted(),
+            "key 1 kept its state"
+        );
     }
 
     #[test]

@@ -151,7 +151,27 @@ impl AdaptiveLimitConfig {
     }
 }
 
-/// A concurrency limit that adapts to the backend (see the [module docs](self)).
+/// A concurrency limit that adapts to the backend.
+///
+/// # Semantics
+///
+/// Adaptive concurrency limits, after Netflix's concurrency-limits library: the limit follows
+/// the latency and drops the backend shows, instead of being fixed.
+///
+/// Two algorithms, as Netflix's `AIMDLimit` and `Gradient2Limit`:
+///
+/// - **AIMD**: a drop (a refused or timed-out call, or one slower than `timeout`) multiplies the
+///   limit by `backoff_ratio`; a success while at least half the limit is in use adds one.
+/// - **Gradient**: compares a long-term average latency with the latest one:
+///   `gradient = clamp(tolerance × long / short, 0.5, 1)`, `target = limit × gradient + queue`,
+///   with `queue = √limit`, and the limit moves `smoothing` of the way to the target. A drop
+///   counts as a latency far above the average. When the limit is used less than half, it does
+///   not grow (Netflix's app-limited guard).
+///
+/// Feed every completed call to [`AdaptiveLimit::on_sample`] and pass the new limit to
+/// [`ConcurrencyLimiter::set_limit`](crate::ConcurrencyLimiter::set_limit).
+/// Where we differ: the long-term average is a sample-count EWMA with no warm-up, and drops in
+/// gradient mode reduce like AIMD's backoff.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -253,6 +253,10 @@ const SLOW: u8 = 2;
 
 /// The closed state's window.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a breaker holds one window, so the variants' sizes never add up"
+)]
 enum Window {
     Count {
         size: usize,
@@ -379,8 +383,28 @@ enum Inner {
     },
 }
 
-/// A circuit breaker for one backend (or one route), with resilience4j's semantics (see the
-/// [module docs](self)). Single-threaded (`&mut self`); wrap it in a mutex to share it.
+/// A circuit breaker for one backend (or one route), with resilience4j's semantics. Single-threaded (`&mut self`); wrap it in a mutex to share it.
+///
+/// # Semantics
+///
+/// A circuit breaker with resilience4j's semantics.
+///
+/// Followed: resilience4j's `CircuitBreaker` — three states (closed, open, half-open); the outcomes
+/// of calls in closed state aggregated in a count-based window (the last `N` calls) or a
+/// time-based window (the last `N` seconds, one bucket a second); a failure-rate and a slow-call
+/// rate threshold, both "equal to or greater than" and only evaluated once the window holds a
+/// minimum number of calls (for a count-based window, at most the window's size); a wait in open
+/// state after which the next call moves the breaker to half-open (resilience4j's default, without
+/// automatic transition); a fixed number of probe calls in half-open, whose failure and slow-call
+/// rates — evaluated once all of them are recorded — close or reopen the breaker; an optional
+/// longest wait in half-open after which it reopens; an "ignored" outcome that counts for neither
+/// rate and gives a half-open probe slot back.
+///
+/// Where we differ: thresholds are ratios in `(0, 1]`, not percentages; time comes in as `now`;
+/// a permit remembers the state it was issued in, and an outcome recorded with a permit issued
+/// before the latest state change is ignored (it describes the backend as it was), so the probes
+/// of a half-open episode are exactly the calls admitted in it. Exponential backoff of the open
+/// wait is not offered.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -114,7 +114,23 @@ struct Waiter {
 
 static NEXT_LIMITER: AtomicU64 = AtomicU64::new(1);
 
-/// A bulkhead for one endpoint or route (see the [module docs](self)).
+/// A bulkhead for one endpoint or route.
+///
+/// # Semantics
+///
+/// Concurrency limits (bulkheads): at most `limit` calls under way at once, with an optional
+/// bounded queue of waiters.
+///
+/// Followed: resilience4j's semaphore `Bulkhead` (`maxConcurrentCalls`, `maxWaitDuration`) and
+/// Envoy's per-cluster `max_requests` / `max_pending_requests`, in sans-IO form: the limiter
+/// never blocks. A call that finds every slot taken is queued (when the queue has room) and gets
+/// a [`WaiterTicket`]; when a slot frees, [`ConcurrencyLimiter::release`] hands it to the oldest
+/// waiter still within its wait, returning the ticket and its permit for the caller to wake the
+/// waiter with. Waiters past their wait come out of [`ConcurrencyLimiter::handle_timeout`]; the
+/// caller fails them. [`ConcurrencyLimits`] keeps one limiter per endpoint or route.
+///
+/// The limit can change at run time ([`ConcurrencyLimiter::set_limit`]), which is how an
+/// [`AdaptiveLimit`](crate::AdaptiveLimit) steers it.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -73,7 +73,7 @@ impl Gcra {
         }
         // The emission interval must be at least a nanosecond and fit a u64 of nanoseconds
         // (about 584 years); 1e-10 requests a second is well past that.
-        if rate <= 0.0 || rate > 1e9 || rate < 1e-10 {
+        if !(1e-10..=1e9).contains(&rate) {
             return Err(ha_core::Error::OutOfRange {
                 name,
                 value: rate,

@@ -123,9 +123,32 @@ struct Entry<K> {
     tat: AtomicU64,
 }
 
-/// A GCRA limit per key with bounded memory (see the [module docs](self)); `&self` everywhere,
+/// A GCRA limit per key with bounded memory; `&self` everywhere,
 /// so share it behind an `Arc`. `S` hashes keys: by default `ahash` with random seeds, so
 /// clients cannot aim their keys at one shard.
+///
+/// # Semantics
+///
+/// A GCRA rate limit per key (per client, per API token), with bounded memory.
+///
+/// Each key holds one GCRA cell (its theoretical arrival time) in one of several shards, each a
+/// hash table behind a `parking_lot` read-write lock: a key already present is checked under the
+/// shared lock with one compare-and-swap, so threads checking different keys, or the same key,
+/// never wait for one another except when a new key is inserted.
+///
+/// **Idle keys.** A key whose TAT is not after `now` is back at rest — a full burst available —
+/// exactly as a key never seen, so forgetting it loses nothing. [`KeyedRateLimiter::retain_recent`]
+/// drops every such key; a shard about to exceed its share of `max_keys` drops its own first.
+///
+/// **When full.** If a shard still holds its share of `max_keys` after dropping idle keys, a new
+/// key gets the answer of [`WhenFull`]: by default it is checked against one *shared overflow
+/// cell* with the same rate and burst, so memory stays bounded, unseen clients are still served,
+/// and a flood of fresh keys cannot buy more than one client's rate between them; or it is
+/// refused outright, with a retry-after of when the first key of its shard goes idle.
+/// Memory per key: the key, 8 bytes of state, and the hash table's slot overhead.
+///
+/// Governor's keyed limiter (a `DashMap` of cells, `retain_recent`, no cap) is the model; the cap
+/// and the overflow cell are ours.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -227,7 +227,36 @@ struct Host {
     ejected_this_interval: bool,
 }
 
-/// Passive outlier detection over a set of endpoints (see the [module docs](self)).
+/// Passive outlier detection over a set of endpoints.
+///
+/// # Semantics
+///
+/// Passive outlier detection with Envoy's semantics: endpoints that answer badly are ejected
+/// from balancing for a while, longer each time.
+///
+/// Followed: Envoy's outlier detection (`envoy.config.cluster.v3.OutlierDetection` and its
+/// architecture overview):
+/// - **consecutive 5xx**: `consecutive_5xx` (default 5) server errors in a row eject at once;
+/// - **consecutive gateway failures**: `consecutive_gateway_failure` (default 5) gateway errors
+///   (502, 503, 504, or a connect failure / timeout) in a row eject at once — not enforced by
+///   default, as Envoy's `enforcing_consecutive_gateway_failure` defaults to 0%;
+/// - **success rate**: every `interval` (10 s), over the endpoints with at least
+///   `success_rate_request_volume` (100) requests in the interval, and only when at least
+///   `success_rate_minimum_hosts` (5) such endpoints exist, an endpoint whose success rate is
+///   below `mean − success_rate_stdev_factor × stdev` (1.9) is ejected;
+/// - an ejection lasts `base_ejection_time × times ejected` (30 s × n), capped at
+///   `max(max_ejection_time, base_ejection_time)` (300 s); an ejected endpoint comes back at the
+///   first interval sweep after its time is up; each sweep in which an endpoint is not ejected
+///   lowers its count of times ejected by one (Envoy's backoff decay);
+/// - at most `max_ejection_percent` (10%) of the endpoints are ejected at once — but, as Envoy
+///   does, one endpoint may always be ejected when none is (`always_eject_one`, default true);
+/// - the panic threshold (50%): when fewer endpoints than that share are routable, all are
+///   ([`OutlierDetector::routable`]).
+///
+/// Where we differ: Envoy's `enforcing_*` percentages (a random draw per detection) are on / off
+/// switches here, so decisions need no randomness; the failure-percentage detector and
+/// local-origin error splitting are not offered. Removing endpoints can leave more than the
+/// maximum share ejected until the next unejections; ejections never add to it.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

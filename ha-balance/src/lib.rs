@@ -26,6 +26,8 @@ mod health_schedule;
 mod keyed_limiter;
 mod outlier;
 mod panic_threshold;
+#[cfg(feature = "tower")]
+mod tower_layers;
 
 pub use adaptive_limit::{AdaptiveAlgorithm, AdaptiveLimit, AdaptiveLimitConfig};
 pub use circuit_breaker::{
@@ -37,6 +39,13 @@ pub use concurrency_limit::{
     Grant, WaiterTicket,
 };
 pub use error::{Error, Result};
+
+/// `tower` middleware for the rate limit, the circuit breaker and the concurrency limit (feature
+/// `tower`).
+#[cfg(feature = "tower")]
+pub mod tower {
+    pub use crate::tower_layers::*;
+}
 pub use gcra::{RateDecision, RateLimitConfig, RateLimiter};
 pub use health_schedule::HealthSchedule;
 pub use keyed_limiter::{KeyedLimiterConfig, KeyedLimiterStats, KeyedRateLimiter, WhenFull};

@@ -106,8 +106,9 @@ impl Gcra {
 #[inline]
 pub(crate) fn nanos_since(origin: Instant, now: Instant) -> u64 {
     let d = now.saturating_duration_since(origin);
-    // `as_nanos` of a `Duration` under 584 years fits; saturate beyond.
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 /// Whether a rate-limited request may go.

@@ -16,9 +16,14 @@ pub struct Routable<T> {
     pub panic: bool,
 }
 
-/// A validated panic threshold.
+/// A validated panic threshold; serde reads and writes it as its percentage, checked on the
+/// way in.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "f64", into = "f64")
+)]
 pub struct PanicThreshold {
     percent: f64,
 }
@@ -27,6 +32,20 @@ impl Default for PanicThreshold {
     /// Envoy's 50%.
     fn default() -> Self {
         PanicThreshold { percent: 50.0 }
+    }
+}
+
+impl TryFrom<f64> for PanicThreshold {
+    type Error = crate::Error;
+
+    fn try_from(percent: f64) -> Result<PanicThreshold> {
+        PanicThreshold::new(percent)
+    }
+}
+
+impl From<PanicThreshold> for f64 {
+    fn from(threshold: PanicThreshold) -> f64 {
+        threshold.percent
     }
 }
 

@@ -9,6 +9,11 @@
 //! rate is 10⁹ a second with a burst of 1000, so every check is admitted and takes the
 //! compare-and-swap path. On 2 threads the figure is the wall time for each thread to make one
 //! check, both threads at once on one limiter (the same 1024 keys for the keyed groups).
+//!
+//! `gcra_fake_clock` takes the OS clock out: governor reads its `FakeRelativeClock` (an atomic
+//! count of nanoseconds), ha-balance the same count turned into an `Instant`, each advanced
+//! 1 µs a check at 10⁶ a second, so the figures are the limiters' own work (ha-balance's
+//! including its `Instant` arithmetic).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -16,12 +21,14 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use governor::clock::MonotonicClock;
+use governor::clock::{FakeRelativeClock, MonotonicClock};
 use governor::{Quota, RateLimiter as Governor};
 use ha::balance::{
     CallOutcome, CircuitBreaker, CircuitBreakerConfig, KeyedLimiterConfig, KeyedRateLimiter,
     RateLimitConfig, RateLimiter,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const KEYS: u64 = 1024;
 const RATE: u32 = 1_000_000_000;
@@ -145,6 +152,90 @@ fn gcra_keyed(c: &mut Criterion) {
     group.finish();
 }
 
+/// governor's `FakeRelativeClock`, giving `Instant`s: the same atomic count of nanoseconds,
+/// advanced the same way.
+#[derive(Debug, Clone)]
+struct FakeClock {
+    origin: Instant,
+    nanos: Arc<AtomicU64>,
+}
+
+impl FakeClock {
+    fn new() -> FakeClock {
+        FakeClock {
+            origin: Instant::now(),
+            nanos: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        let by = by.as_nanos() as u64;
+        let mut prev = self.nanos.load(Ordering::Acquire);
+        while let Err(actual) =
+            self.nanos
+                .compare_exchange_weak(prev, prev + by, Ordering::Release, Ordering::Relaxed)
+        {
+            prev = actual;
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.origin + Duration::from_nanos(self.nanos.load(Ordering::Acquire))
+    }
+}
+
+fn gcra_fake_clock(c: &mut Criterion) {
+    const STEP: Duration = Duration::from_micros(1);
+    let config = RateLimitConfig {
+        requests_per_second: 1e6,
+        burst: 1000,
+    };
+    let quota = Quota::per_second(NonZeroU32::new(1_000_000).unwrap())
+        .allow_burst(NonZeroU32::new(1000).unwrap());
+    let mut group = c.benchmark_group("gcra_fake_clock");
+    let clock = FakeClock::new();
+    let ours = RateLimiter::new(config, clock.now()).unwrap();
+    group.bench_function("direct/ha-balance", |b| {
+        b.iter(|| {
+            clock.advance(STEP);
+            black_box(ours.check(clock.now()).is_admitted())
+        })
+    });
+    let fake = FakeRelativeClock::default();
+    let peer = Governor::direct_with_clock(quota, fake.clone());
+    group.bench_function("direct/governor", |b| {
+        b.iter(|| {
+            fake.advance(STEP);
+            black_box(peer.check().is_ok())
+        })
+    });
+    let keyed = KeyedRateLimiter::new(
+        KeyedLimiterConfig {
+            limit: config,
+            ..KeyedLimiterConfig::default()
+        },
+        clock.now(),
+    )
+    .unwrap();
+    let mut i = 0u64;
+    group.bench_function("keyed/ha-balance", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            clock.advance(STEP);
+            black_box(keyed.check(&i, clock.now()).is_admitted())
+        })
+    });
+    let peer = Governor::dashmap_with_clock(quota, fake.clone());
+    group.bench_function("keyed/governor", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            fake.advance(STEP);
+            black_box(peer.check_key(&i).is_ok())
+        })
+    });
+    group.finish();
+}
+
 fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker");
     let mut breaker = CircuitBreaker::new(CircuitBreakerConfig::default()).unwrap();
@@ -168,5 +259,5 @@ fn breaker(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gcra_direct, gcra_keyed, breaker);
+criterion_group!(benches, gcra_direct, gcra_keyed, gcra_fake_clock, breaker);
 criterion_main!(benches);

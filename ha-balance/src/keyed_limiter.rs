@@ -176,7 +176,6 @@ pub struct KeyedRateLimiter<K, S = ahash::RandomState> {
     origin: Instant,
     hasher: S,
     shards: Box<[Shard<K>]>,
-    shard_bits: u32,
     shard_capacity: usize,
     overflow: AtomicU64,
     evicted: AtomicU64,
@@ -213,7 +212,6 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
             origin,
             hasher,
             shards,
-            shard_bits: count.trailing_zeros(),
             shard_capacity: config.max_keys.div_ceil(count),
             overflow: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
@@ -229,13 +227,10 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
 
     #[inline]
     fn shard(&self, hash: u64) -> &Shard<K> {
-        // The high bits pick the shard; the table uses the low bits.
-        let index = if self.shard_bits == 0 {
-            0
-        } else {
-            (hash >> (64 - self.shard_bits)) as usize
-        };
-        &self.shards[index & (self.shards.len() - 1)]
+        // Middle bits pick the shard: the table takes its bucket from the low bits and its
+        // control byte from the top seven, so those must stay spread within a shard.
+        let index = (hash >> 40) as usize & (self.shards.len() - 1);
+        &self.shards[index]
     }
 
     /// Decides one request of `key` at `now`, counting it if admitted.

@@ -13,6 +13,44 @@
 //! | active health checks | [`HealthSchedule`] |
 //! | passive outlier detection (Envoy), panic threshold | [`OutlierDetector`], [`PanicThreshold`] |
 //! | rate limits (GCRA) | [`RateLimiter`], [`KeyedRateLimiter`], [`RateLimitConfig`] |
+//! | `tower` middleware (feature `tower`) | `tower::{RateLimitLayer, CircuitBreakerLayer, ConcurrencyLimitLayer}` |
+//!
+//! ## Guarding a call
+//!
+//! A per-client rate limit, a concurrency limit and a circuit breaker in front of one backend,
+//! with `now` advanced by hand:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use ha_balance::{
+//!     Admission, BreakerState, CallOutcome, CircuitBreaker, CircuitBreakerConfig, ConcurrencyLimitConfig,
+//!     ConcurrencyLimiter, KeyedLimiterConfig, KeyedRateLimiter,
+//! };
+//!
+//! let mut now = Instant::now();
+//! let clients = KeyedRateLimiter::new(KeyedLimiterConfig::default(), now)?; // 1000/s each
+//! let mut bulkhead = ConcurrencyLimiter::new(ConcurrencyLimitConfig::default())?; // 100 at once
+//! let mut breaker = CircuitBreaker::new(CircuitBreakerConfig {
+//!     minimum_calls: 10,
+//!     ..CircuitBreakerConfig::default()
+//! })?;
+//! let mut served = 0;
+//! for i in 0..40 {
+//!     now += Duration::from_millis(5);
+//!     if !clients.check(&"client-7", now).is_admitted() { continue; } // 429
+//!     let Admission::Granted(slot) = bulkhead.try_acquire(now) else { continue }; // 503
+//!     let Ok(permit) = breaker.try_acquire(now) else { bulkhead.release(slot, now)?; continue };
+//!     let failed = i >= 10; // the backend starts failing
+//!     let outcome = if failed { CallOutcome::Failure } else { CallOutcome::Success };
+//!     breaker.record(permit, outcome, Duration::from_millis(3), now);
+//!     bulkhead.release(slot, now)?;
+//!     served += 1;
+//! }
+//! // 10 successes, then 10 failures: 50% of 20 calls opens the breaker, which refuses the rest.
+//! assert_eq!(served, 20);
+//! assert_eq!(breaker.state(), BreakerState::Open);
+//! # Ok::<(), ha_balance::Error>(())
+//! ```
 //!
 //! Still to come for the issue "ha-balance: where each request goes": pickers, slow start,
 //! draining, session affinity and region routing.

@@ -170,7 +170,12 @@ impl ConcurrencyLimiter {
     /// As [`ConcurrencyLimitConfig::validate`].
     pub fn new(config: ConcurrencyLimitConfig) -> Result<ConcurrencyLimiter> {
         config.validate()?;
-        Ok(ConcurrencyLimiter {
+        Ok(ConcurrencyLimiter::from_valid(config))
+    }
+
+    /// An idle limiter with settings already validated.
+    fn from_valid(config: ConcurrencyLimitConfig) -> ConcurrencyLimiter {
+        ConcurrencyLimiter {
             config,
             id: NEXT_LIMITER.fetch_add(1, Ordering::Relaxed),
             limit: config.max_concurrent,
@@ -178,7 +183,7 @@ impl ConcurrencyLimiter {
             queue: VecDeque::new(),
             expired: Vec::new(),
             next_ticket: 0,
-        })
+        }
     }
 
     /// The settings.
@@ -387,7 +392,7 @@ impl<K: Ord + Clone> ConcurrencyLimits<K> {
         config.validate()?;
         if let Some(limiter) = self.limiters.get_mut(&key) {
             if limiter.in_flight() == 0 && limiter.queued() == 0 {
-                *limiter = ConcurrencyLimiter::new(config)?;
+                *limiter = ConcurrencyLimiter::from_valid(config);
             } else {
                 limiter.config = config;
                 limiter.limit = config.max_concurrent;
@@ -402,15 +407,7 @@ impl<K: Ord + Clone> ConcurrencyLimits<K> {
         let config = self.overrides.get(key).copied().unwrap_or(self.default);
         self.limiters
             .entry(key.clone())
-            .or_insert_with(|| ConcurrencyLimiter {
-                config,
-                id: NEXT_LIMITER.fetch_add(1, Ordering::Relaxed),
-                limit: config.max_concurrent,
-                in_flight: 0,
-                queue: VecDeque::new(),
-                expired: Vec::new(),
-                next_ticket: 0,
-            })
+            .or_insert_with(|| ConcurrencyLimiter::from_valid(config))
     }
 
     /// [`ConcurrencyLimiter::try_acquire`] on `key`'s limiter.

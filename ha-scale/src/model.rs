@@ -10,7 +10,7 @@ pub const MAX_SEASON_LENGTH: usize = 100_000;
 /// The longest forecast horizon accepted, in steps.
 pub const MAX_HORIZON: usize = 10_000_000;
 /// The seed of the simulated bands of [`FittedModel::forecast`].
-pub const DEFAULT_SEED: u64 = 0x5eed_f0ca_57;
+pub const DEFAULT_SEED: u64 = 0x5eed_f0ca;
 
 /// A forecasting model, before fitting.
 ///

@@ -21,7 +21,8 @@ pub const SECONDS_PER_YEAR: f64 = 365.2425 * 86_400.0;
 pub struct CapacityConfig {
     /// The reserve kept free for spikes, as a ratio of capacity in `[0, 1)`; default 0.3.
     pub headroom_ratio: f64,
-    /// How far ahead to forecast; default 365 days.
+    /// How far ahead to forecast; default one mean Gregorian year (365.2425 days), so a year's
+    /// cost projection fits in it.
     pub horizon: Duration,
     /// Seconds per unit of the series' timestamps (1 for Unix seconds, the default; 3600 for
     /// hour numbers).
@@ -34,7 +35,7 @@ impl Default for CapacityConfig {
     fn default() -> Self {
         Self {
             headroom_ratio: 0.3,
-            horizon: Duration::from_secs(365 * 86_400),
+            horizon: Duration::from_secs(31_556_952),
             seconds_per_unit: 1.0,
             selection: SelectionConfig::default(),
         }

@@ -94,6 +94,14 @@ pub enum Error {
     /// The same resource was given twice.
     #[error("resource {0} is given more than once")]
     DuplicateResource(crate::Resource),
+    /// A load trace with a negative demand.
+    #[error("demand {index} is {value}; demand cannot be negative")]
+    NegativeDemand {
+        /// Its position.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
     /// A resource is named that the plan does not hold (a price for an unforecast resource).
     #[error("resource {0} has no forecast")]
     UnknownResource(crate::Resource),

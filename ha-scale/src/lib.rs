@@ -16,6 +16,7 @@
 //! | per resource | [`forecast_resource`] → [`ResourceForecast`]: growth a year, seasonal peak factor, [`Exhaustion`] of the capacity less a 30% reserve |
 //! | which runs out first | [`rank_bottlenecks`] → [`Bottleneck`]s |
 //! | what it costs | [`project_cost`] over N months from a [`PriceModel`] |
+//! | what a policy would have done | [`replay`] any [`ReplayPolicy`] over a demand trace → [`ReplayReport`] (replicas, SLO misses, over-provisioning, cost; CSV) |
 //!
 //! The smoothing models are written here rather than wrapped: the `augurs-ets` crate fits only
 //! non-seasonal ETS models (its seasonal components are unimplemented, grafana/augurs#27).
@@ -53,6 +54,7 @@ mod linear;
 mod model;
 mod model_selection;
 mod optimizer;
+mod replay;
 mod resource;
 mod resource_forecast;
 mod series;
@@ -67,6 +69,10 @@ pub use holt_winters::Seasonality;
 pub use interval::{Interval, Z_80, Z_95};
 pub use model::{DEFAULT_SEED, FittedModel, MAX_HORIZON, MAX_SEASON_LENGTH, ModelSpec, Parameters};
 pub use model_selection::{CandidateScore, Criterion, Selection, SelectionConfig, select_model};
+pub use replay::{
+    LoadObservation, ReplayConfig, ReplayPolicy, ReplayReport, ReplayStep, TargetUtilization,
+    replay,
+};
 pub use resource::Resource;
 pub use resource_forecast::{
     CapacityConfig, Exhaustion, ResourceForecast, ResourceUsage, SECONDS_PER_YEAR,

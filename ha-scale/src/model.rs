@@ -5,10 +5,10 @@ use crate::linear::{LINEAR_MIN_POINTS, LinearFit};
 use crate::smoothing::{self, Components, SmoothingFit};
 use crate::{Forecast, ForecastPoint, Interval, Seasonality, TimeSeries, holt, holt_winters};
 
-/// The longest season accepted (a year of hourly points is 8 760).
-pub const MAX_SEASON_LENGTH: usize = 100_000;
-/// The longest forecast horizon accepted, in steps.
-pub const MAX_HORIZON: usize = 10_000_000;
+/// The longest season accepted: a week of minutes (a year of hourly points, 8 760, fits).
+pub const MAX_SEASON_LENGTH: usize = 10_080;
+/// The longest forecast horizon accepted, in steps (a year of 30-second steps).
+pub const MAX_HORIZON: usize = 1_051_920;
 /// The seed of the simulated bands of [`FittedModel::forecast`].
 pub const DEFAULT_SEED: u64 = 0x5eed_f0ca;
 
@@ -91,7 +91,7 @@ impl ModelSpec {
                 return Err(ha_core::Error::OutOfRange {
                     name: "season_length",
                     value: season_length as f64,
-                    range: "[2, 100000]",
+                    range: "[2, 10080]",
                 }
                 .into());
             }

@@ -78,6 +78,8 @@ const PHI_HI: f64 = 0.98;
 const MAX_EVALUATIONS: usize = 1200;
 /// Sample paths simulated for the bands of a multiplicative-season model.
 pub(crate) const SIMULATED_PATHS: usize = 1000;
+const MIN_SIMULATED_PATHS: usize = 200;
+const SIMULATED_STATE_BUDGET: usize = 4_000_000;
 
 /// Runs the recursion over `y` from `init`, leaving the final state in `state`; returns the
 /// one-step SSE, or +∞ when a multiplicative step divides by a factor or level at or near zero.
@@ -272,47 +274,56 @@ impl SmoothingFit {
             .collect()
     }
 
-    /// Bands from the empirical quantiles of seeded simulated sample paths.
+    /// Bands from the empirical quantiles of seeded simulated sample paths, advanced all
+    /// together one step at a time, so memory is the paths' states (`paths × m`), not the
+    /// horizon's samples.
     fn simulated(&self, horizon: usize, seed: u64) -> Vec<(f64, Interval, Interval)> {
         let sd = self.sigma2.max(0.0).sqrt();
         let (m, phi, p) = (self.season_length, self.phi(), self.params);
-        let mut samples = vec![0.0; horizon * SIMULATED_PATHS];
-        if let Ok(noise) = Normal::new(0.0, sd) {
-            let mut rng = StdRng::seed_from_u64(seed);
-            let mut season = self.state.season.clone();
-            for path in 0..SIMULATED_PATHS {
-                season.copy_from_slice(&self.state.season);
-                let (mut l, mut b) = (self.state.level, self.state.trend);
-                for h in 0..horizon {
-                    // One step of ETS(A, A(d), M) with a drawn error e: y = ŷ + e, then the
-                    // update of the table above.
-                    let s = &mut season[(self.n + h) % m];
-                    let base = l + phi * b;
-                    let e = noise.sample(&mut rng);
-                    samples[h * SIMULATED_PATHS + path] = base * *s + e;
-                    if s.abs() < 1e-10 || base.abs() < 1e-10 {
-                        continue;
-                    }
-                    l = base + p.alpha * e / *s;
-                    b = phi * b + p.beta * e / *s;
-                    *s += p.gamma * e / base;
-                }
-            }
+        let paths = simulated_paths(m);
+        let mut levels = vec![self.state.level; paths];
+        let mut trends = vec![self.state.trend; paths];
+        let mut seasons: Vec<f64> = Vec::with_capacity(paths * m);
+        for _ in 0..paths {
+            seasons.extend_from_slice(&self.state.season);
         }
-        samples
-            .chunks_mut(SIMULATED_PATHS)
-            .enumerate()
-            .map(|(i, chunk)| {
-                chunk.sort_by(f64::total_cmp);
-                let mean = self.mean_ahead(i + 1);
-                let band = |q: f64| Interval {
-                    lower: quantile_sorted(chunk, (1.0 - q) / 2.0).min(mean),
-                    upper: quantile_sorted(chunk, (1.0 + q) / 2.0).max(mean),
-                };
-                (mean, band(0.8), band(0.95))
-            })
-            .collect()
+        let mut samples = vec![0.0; paths];
+        let noise = Normal::new(0.0, sd).ok();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut out = Vec::with_capacity(horizon);
+        for h in 0..horizon {
+            let at = (self.n + h) % m;
+            for (path, sample) in samples.iter_mut().enumerate() {
+                // One step of ETS(A, A(d), M) with a drawn error e: y = ŷ + e, then the update
+                // of the table above.
+                let s = &mut seasons[path * m + at];
+                let (l, b) = (&mut levels[path], &mut trends[path]);
+                let base = *l + phi * *b;
+                let e = noise.map_or(0.0, |n| n.sample(&mut rng));
+                *sample = base * *s + e;
+                if s.abs() < 1e-10 || base.abs() < 1e-10 {
+                    continue;
+                }
+                *l = base + p.alpha * e / *s;
+                *b = phi * *b + p.beta * e / *s;
+                *s += p.gamma * e / base;
+            }
+            samples.sort_by(f64::total_cmp);
+            let mean = self.mean_ahead(h + 1);
+            let band = |q: f64| Interval {
+                lower: quantile_sorted(&samples, (1.0 - q) / 2.0).min(mean),
+                upper: quantile_sorted(&samples, (1.0 + q) / 2.0).max(mean),
+            };
+            out.push((mean, band(0.8), band(0.95)));
+        }
+        out
     }
+}
+
+/// Sample paths for a season of `m`: 1 000, fewer (down to 200) for long seasons so the paths'
+/// seasonal states stay within about 4 million numbers (32 MB).
+pub(crate) fn simulated_paths(m: usize) -> usize {
+    (SIMULATED_STATE_BUDGET / m.max(1)).clamp(MIN_SIMULATED_PATHS, SIMULATED_PATHS)
 }
 
 /// The one-step SSE of fixed parameters from `init` over `y` (for tests and simulation).

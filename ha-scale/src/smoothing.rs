@@ -12,8 +12,9 @@
 //! The fitted parameters are kept in the usual bounded form: `β = α β*`, `γ = (1 − α) γ*` with
 //! `α, β*, γ* ∈ [0.0001, 0.9999]` and, when damped, `φ ∈ [0.8, 0.98]` (Hyndman's admissible box),
 //! found by minimising the one-step sum of squared errors with a bounded Nelder–Mead. Initial
-//! states come from the heuristics of [`crate::holt`] and [`crate::holt_winters`] and are not
-//! optimised (statsmodels' "heuristic" initialisation).
+//! states start from the heuristics of [`crate::holt`] and [`crate::holt_winters`]; the starting
+//! level and trend are then refined with the weights (offsets within the spread of the first
+//! seasons), the seasonal factors are kept as the heuristic gives them.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -161,11 +162,28 @@ pub(crate) fn fit(c: Components, init: &State, y: &[f64]) -> Option<SmoothingFit
         lo.push(PHI_LO);
         hi.push(PHI_HI);
     }
+    // The starting level and trend are refined too, as offsets from the heuristic within a
+    // scale of the data's first steps: `level + u·L`, `trend + v·L/k`, `u, v ∈ [−1, 1]`.
+    let weights = x0.len();
+    let head = &y[..y.len().min(c.season.map_or(10, |(m, _)| 2 * m))];
+    let head_mean = head.iter().sum::<f64>() / head.len() as f64;
+    let spread = head
+        .iter()
+        .map(|v| (v - head_mean).abs())
+        .fold(0.0, f64::max);
+    let scale = spread.max(1e-9 * head_mean.abs()).max(f64::MIN_POSITIVE);
+    let trend_scale = scale / head.len() as f64;
+    x0.extend([0.0, 0.0]);
+    lo.extend([-1.0, -1.0]);
+    hi.extend([1.0, 1.0]);
+    let start = |x: &[f64], s: &mut State| {
+        s.level = init.level + x[weights] * scale;
+        s.trend = init.trend + x[weights + 1] * trend_scale;
+        s.season.copy_from_slice(&init.season);
+    };
     let mut scratch = init.clone();
     let objective = |x: &[f64]| {
-        scratch.level = init.level;
-        scratch.trend = init.trend;
-        scratch.season.copy_from_slice(&init.season);
+        start(x, &mut scratch);
         run(c, params_from(x, c), &mut scratch, y)
     };
     let best = minimize(objective, &x0, Bounds { lo: &lo, hi: &hi }, MAX_EVALUATIONS);
@@ -174,9 +192,10 @@ pub(crate) fn fit(c: Components, init: &State, y: &[f64]) -> Option<SmoothingFit
     }
     let params = params_from(&best.x, c);
     let mut state = init.clone();
+    start(&best.x, &mut state);
     let sse = run(c, params, &mut state, y);
     let n = y.len();
-    let free = best.x.len() + 2 + c.season.map_or(0, |(m, _)| m.saturating_sub(1));
+    let free = best.x.len() + c.season.map_or(0, |(m, _)| m.saturating_sub(1));
     let sigma2 = sse / n.saturating_sub(free).max(1) as f64;
     tracing::debug!(
         alpha = params.alpha,

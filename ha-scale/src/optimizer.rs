@@ -93,7 +93,7 @@ fn simplex(
             .skip(1)
             .flat_map(|p| p.0.iter().zip(&points[0].0).map(|(a, b)| (a - b).abs()))
             .fold(0.0, f64::max);
-        if (worst - best).abs() <= 1e-12 * (best.abs() + 1e-300) || spread_x < 1e-9 {
+        if (worst - best).abs() <= 1e-8 * (best.abs() + 1e-300) || spread_x < 1e-6 {
             break;
         }
         let mut centroid = vec![0.0; n];

@@ -76,7 +76,7 @@ const PARAM_LO: f64 = 0.0001;
 const PARAM_HI: f64 = 0.9999;
 const PHI_LO: f64 = 0.8;
 const PHI_HI: f64 = 0.98;
-const MAX_EVALUATIONS: usize = 1200;
+const MAX_EVALUATIONS: usize = 800;
 /// Sample paths simulated for the bands of a multiplicative-season model.
 pub(crate) const SIMULATED_PATHS: usize = 1000;
 const MIN_SIMULATED_PATHS: usize = 200;
@@ -98,29 +98,32 @@ fn run(c: Components, p: Params, state: &mut State, y: &[f64]) -> f64 {
                 sse += e * e;
             }
         }
-        Some((m, Seasonality::Additive)) => {
-            for (t, &v) in y.iter().enumerate() {
-                let s = &mut state.season[t % m];
-                let base = l + phi * b;
-                let e = v - (base + *s);
-                l = base + p.alpha * e;
-                b = phi * b + p.beta * e;
-                *s += p.gamma * e;
-                sse += e * e;
+        Some((_, Seasonality::Additive)) => {
+            // Whole seasons at a time: position `i` of each chunk is `t mod m`, no division.
+            for chunk in y.chunks(state.season.len().max(1)) {
+                for (s, &v) in state.season.iter_mut().zip(chunk) {
+                    let base = l + phi * b;
+                    let e = v - (base + *s);
+                    l = base + p.alpha * e;
+                    b = phi * b + p.beta * e;
+                    *s += p.gamma * e;
+                    sse += e * e;
+                }
             }
         }
-        Some((m, Seasonality::Multiplicative)) => {
-            for (t, &v) in y.iter().enumerate() {
-                let s = &mut state.season[t % m];
-                let base = l + phi * b;
-                if s.abs() < 1e-10 || base.abs() < 1e-10 {
-                    return f64::INFINITY;
+        Some((_, Seasonality::Multiplicative)) => {
+            for chunk in y.chunks(state.season.len().max(1)) {
+                for (s, &v) in state.season.iter_mut().zip(chunk) {
+                    let base = l + phi * b;
+                    if s.abs() < 1e-10 || base.abs() < 1e-10 {
+                        return f64::INFINITY;
+                    }
+                    let e = v - base * *s;
+                    l = base + p.alpha * e / *s;
+                    b = phi * b + p.beta * e / *s;
+                    *s += p.gamma * e / base;
+                    sse += e * e;
                 }
-                let e = v - base * *s;
-                l = base + p.alpha * e / *s;
-                b = phi * b + p.beta * e / *s;
-                *s += p.gamma * e / base;
-                sse += e * e;
             }
         }
     }

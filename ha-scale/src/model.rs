@@ -326,7 +326,7 @@ impl FittedModel {
     /// The deseasonalised level-plus-trend `h` steps after the last point (`h = 0`: now).
     pub fn trend_ahead(&self, h: usize) -> f64 {
         match &self.inner {
-            Inner::Linear(l) => l.at((l.n - 1 + h) as f64),
+            Inner::Linear(l) => l.at(l.n.saturating_sub(1).saturating_add(h) as f64),
             Inner::Smoothing(s) if h == 0 => s.level(),
             Inner::Smoothing(s) => s.trend_ahead(h),
         }

@@ -302,7 +302,7 @@ pub fn replay(
         let warming_now: u32 = warming.iter().fold(0u32, |a, w| a.saturating_add(w.1));
         let observation = LoadObservation {
             time,
-            elapsed: Duration::from_secs_f64(now.max(0.0)),
+            elapsed: Duration::try_from_secs_f64(now.max(0.0)).unwrap_or(Duration::MAX),
             demand,
             ready_replicas: ready,
             warming_replicas: warming_now,

@@ -393,3 +393,24 @@ fn seasonal_peak_factor_and_yearly_growth_are_measured() {
     assert!((0.1..0.25).contains(&growth), "growth {growth}");
     assert!(outlook.exhaustion.expected.is_none());
 }
+
+#[test]
+fn a_tiny_time_unit_is_refused_or_forecast_without_overflow() {
+    let y = (0..30).map(|d| 100.0 + d as f64).collect();
+    let usage = ResourceUsage {
+        resource: Resource::Cpu,
+        series: TimeSeries::regular(0, 1, y).unwrap(),
+        capacity: 1000.0,
+    };
+    for seconds_per_unit in [1e-300, 1e-12, 1e-3] {
+        let config = CapacityConfig {
+            horizon: Duration::from_nanos(1),
+            seconds_per_unit,
+            ..CapacityConfig::default()
+        };
+        match forecast_resource(&usage, &config) {
+            Ok(outlook) => assert!(!outlook.forecast.points.is_empty()),
+            Err(e) => assert!(matches!(e, Error::Core(_)), "{e}"),
+        }
+    }
+}

@@ -148,3 +148,14 @@ fn a_single_point_trace_holds_for_no_time() {
     assert_eq!(report.cost, 0.0);
     assert_eq!(report.slo_misses, 0);
 }
+
+#[test]
+fn extreme_time_units_neither_panic_nor_lose_points() {
+    let trace = TimeSeries::regular(0, 60, vec![100.0, 200.0, 300.0]).unwrap();
+    let cfg = ReplayConfig {
+        seconds_per_unit: 1e300,
+        ..config(60, 1)
+    };
+    let report = replay(&trace, &cfg, TargetUtilization::new(1.0, 1, 10).unwrap()).unwrap();
+    assert_eq!(report.steps.len(), 3);
+}

@@ -1,0 +1,549 @@
+//! Replica lag in time and in records, measured as PostgreSQL's walsender measures
+//! `write_lag`, `flush_lag` and `replay_lag`.
+//!
+//! **How PostgreSQL does it.** The walsender keeps a ring of samples, each a WAL position and
+//! the time the primary flushed it (`LagTrackerWrite`). When a standby reports how far it has
+//! written, flushed and replayed, each of the three positions is looked up in the ring
+//! (`LagTrackerRead`, one read head per stage): the lag is the time between the primary writing
+//! the newest sample the standby has now passed and the primary hearing that it passed it. Each
+//! sample is used once per stage, so an idle, caught-up standby stops producing lag values
+//! instead of showing a lag that grows with idleness.
+//!
+//! **What we do the same.** [`LagTracker::on_primary_write`] records samples, one per distinct
+//! position; [`LagTracker::on_replica_report`] measures, for each stage, `now` minus the time of
+//! the newest sample the replica passed since its previous report. This includes the time for
+//! the report to come back, as PostgreSQL's does.
+//!
+//! **Where we differ.**
+//! - One ring serves every replica: samples are found by binary search (positions only grow), so
+//!   there are no read heads, and a sample is dropped once every replica has replayed past it.
+//! - When the ring is full (a replica stalled or disconnected pins it) every other sample is
+//!   dropped, halving the resolution of old samples instead of losing the oldest ones.
+//!   PostgreSQL overwrites its newest sample instead. Both only ever *over*-estimate lag: a
+//!   replica passing a dropped sample is measured against an older one.
+//! - A replica that reports without passing any sample while the primary has written past it is
+//!   measured against the oldest sample it has not reached (`now` minus its time, a lower bound
+//!   of that sample's eventual lag), so a connected replica that stops applying shows a growing
+//!   lag. PostgreSQL interpolates between samples for the same purpose.
+//! - Lag values go into a [`LagWindow`] per stage, so p50 / p99 over the last minute are at hand,
+//!   and a replica's [`LagStatus`] is judged on the configured quantile ([`LagLimits`]).
+//!
+//! **Bad input.** Times must not go back (across primary writes and replica reports together);
+//! the primary's position must not go back (a repeated position is ignored, as PostgreSQL
+//! ignores it); a replica's positions must satisfy write ≥ flush ≥ replay, must not go back
+//! (call [`LagTracker::reset_replica`] after re-cloning one) and must not pass the primary's.
+//! Each is refused with a typed [`Error`] and nothing changes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use ha_core::NodeId;
+
+use crate::error::time_regressed;
+use crate::{
+    CatchUpConfig, CatchUpPlan, Error, LagLimits, LagStage, LagStatus, LagWindow, LagWindowConfig,
+    PerStage, Position, Result, RetainedLog,
+};
+
+/// The fewest samples the ring may hold.
+const MIN_SAMPLES: u32 = 4;
+/// The most samples the ring may hold (16 MiB of samples).
+const MAX_SAMPLES: u32 = 1 << 20;
+
+/// The settings of a [`LagTracker`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LagConfig {
+    /// What counts as lagging or disconnected. Default: [`LagLimits::default`] (replay lag p99
+    /// within 100 ms, disconnected after 10 s of silence).
+    pub limits: LagLimits,
+    /// The window the lag quantiles cover. Default: [`LagWindowConfig::default`] (60 s in 6
+    /// slices).
+    pub window: LagWindowConfig,
+    /// How many primary position samples are kept, 16 bytes each, in `[4, 1 048 576]`. Default
+    /// 4096 (PostgreSQL keeps 8192 per standby).
+    pub max_samples: SampleCount,
+}
+
+/// How many position samples a [`LagTracker`] keeps; see [`LagConfig::max_samples`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct SampleCount(pub u32);
+
+impl Default for SampleCount {
+    fn default() -> Self {
+        SampleCount(4096)
+    }
+}
+
+impl LagConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// As [`LagLimits::validate`] and [`LagWindowConfig::validate`];
+    /// [`ha_core::Error::OutOfRange`] for a sample count outside `[4, 1 048 576]`.
+    pub fn validate(&self) -> Result<()> {
+        self.limits.validate()?;
+        self.window.validate()?;
+        let n = self.max_samples.0;
+        if !(MIN_SAMPLES..=MAX_SAMPLES).contains(&n) {
+            return Err(ha_core::Error::OutOfRange {
+                name: "max samples",
+                value: f64::from(n),
+                range: "[4, 1048576]",
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// One replica's lag, as [`LagTracker::replica`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReplicaLag {
+    /// The replica.
+    pub replica: NodeId,
+    /// In sync, lagging or disconnected, against the configured [`LagLimits`].
+    pub status: LagStatus,
+    /// The positions it last reported, if it ever did.
+    pub positions: Option<PerStage<Position>>,
+    /// How far each stage is behind the primary's latest position, in position units (records,
+    /// when positions count records). A replica never heard from counts from position 0.
+    pub records_behind: PerStage<u64>,
+    /// The lag measured at its latest report, per stage (`None` if that report passed no
+    /// sample and none was pending: caught up and idle).
+    pub last_lag: PerStage<Option<Duration>>,
+    /// The median lag over the window, per stage.
+    pub p50: PerStage<Option<Duration>>,
+    /// The 99th percentile lag over the window, per stage.
+    pub p99: PerStage<Option<Duration>>,
+    /// The lag the status was judged on: the configured stage at the configured quantile.
+    pub judged_lag: Option<Duration>,
+    /// How long since its latest report; `None` if it never reported.
+    pub silent_for: Option<Duration>,
+}
+
+/// A position the primary wrote, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    position: Position,
+    at: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct Replica {
+    positions: Option<PerStage<Position>>,
+    last_report: Option<Instant>,
+    last_lag: PerStage<Option<Duration>>,
+    windows: PerStage<LagWindow>,
+}
+
+/// Lag of every replica behind one primary, in time and in records, with p50 / p99 over a
+/// window and an in-sync / lagging / disconnected status. See the [module docs](self) for how
+/// it follows PostgreSQL.
+///
+/// Feed it the primary's write positions ([`on_primary_write`](Self::on_primary_write)) and
+/// each replica's reports ([`on_replica_report`](Self::on_replica_report)); ask it for
+/// [`replica`](Self::replica) reports, the [`lagging`](Self::lagging) replicas and
+/// [`catch_up`](Self::catch_up) plans.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ha_core::NodeId;
+/// use ha_replication::{LagConfig, LagStatus, LagTracker, PerStage, Position};
+///
+/// let mut lag = LagTracker::new(LagConfig::default())?;
+/// let (fast, slow) = (NodeId::new("fast")?, NodeId::new("slow")?);
+/// lag.add_replica(fast.clone())?;
+/// lag.add_replica(slow.clone())?;
+/// let mut now = Instant::now();
+/// for i in 1..=100u64 {
+///     lag.on_primary_write(Position(i * 10), now)?;
+///     now += Duration::from_millis(5);
+///     // `fast` applies each write within 5 ms; `slow` is 30 writes (150 ms) behind.
+///     lag.on_replica_report(&fast, PerStage::uniform(Position(i * 10)), now)?;
+///     lag.on_replica_report(&slow, PerStage::uniform(Position(i.saturating_sub(30) * 10)), now)?;
+/// }
+/// assert_eq!(lag.replica(&fast, now)?.status, LagStatus::InSync);
+/// let report = lag.replica(&slow, now)?;
+/// assert_eq!(report.status, LagStatus::Lagging);
+/// assert_eq!(report.records_behind.replay, 300);
+/// assert_eq!(lag.lagging(now), vec![(slow, LagStatus::Lagging)]);
+/// # Ok::<(), ha_replication::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LagTracker {
+    config: LagConfig,
+    samples: VecDeque<Sample>,
+    primary: Option<Position>,
+    latest: Option<Instant>,
+    replicas: BTreeMap<NodeId, Replica>,
+    empty_windows: PerStage<LagWindow>,
+}
+
+impl LagTracker {
+    /// A tracker with no replicas and no primary position yet.
+    ///
+    /// # Errors
+    /// As [`LagConfig::validate`].
+    pub fn new(config: LagConfig) -> Result<LagTracker> {
+        config.validate()?;
+        let window = LagWindow::new(config.window)?;
+        Ok(LagTracker {
+            config,
+            samples: VecDeque::with_capacity(config.max_samples.0 as usize),
+            primary: None,
+            latest: None,
+            replicas: BTreeMap::new(),
+            empty_windows: PerStage::uniform(window),
+        })
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &LagConfig {
+        &self.config
+    }
+
+    /// Starts tracking `replica`; it counts as disconnected until it reports.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateReplica`] if it is already tracked.
+    pub fn add_replica(&mut self, replica: NodeId) -> Result<()> {
+        if self.replicas.contains_key(&replica) {
+            return Err(Error::DuplicateReplica(replica));
+        }
+        self.replicas.insert(
+            replica,
+            Replica {
+                positions: None,
+                last_report: None,
+                last_lag: PerStage::default(),
+                windows: self.empty_windows.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops tracking `replica`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`] if it is not tracked.
+    pub fn remove_replica(&mut self, replica: &NodeId) -> Result<()> {
+        match self.replicas.remove(replica) {
+            Some(_) => Ok(()),
+            None => Err(Error::UnknownReplica(replica.clone())),
+        }
+    }
+
+    /// Forgets what `replica` reported (positions, lag history), as after it was re-cloned from
+    /// a snapshot: its next report may start anywhere.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`] if it is not tracked.
+    pub fn reset_replica(&mut self, replica: &NodeId) -> Result<()> {
+        let windows = self.empty_windows.clone();
+        let state = self.replica_mut(replica)?;
+        state.positions = None;
+        state.last_lag = PerStage::default();
+        state.windows = windows;
+        Ok(())
+    }
+
+    /// The tracked replicas, in id order.
+    pub fn replicas(&self) -> impl Iterator<Item = &NodeId> {
+        self.replicas.keys()
+    }
+
+    /// The primary's latest position, if it wrote any.
+    #[must_use]
+    pub fn primary_position(&self) -> Option<Position> {
+        self.primary
+    }
+
+    /// What `replica` last reported, if it ever did.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`] if it is not tracked.
+    pub fn replica_positions(&self, replica: &NodeId) -> Result<Option<PerStage<Position>>> {
+        Ok(self.replica_ref(replica)?.positions)
+    }
+
+    /// The primary wrote (flushed) up to `position` at `now`. A position equal to the latest is
+    /// ignored (nothing new was written), as PostgreSQL's lag tracker ignores it.
+    ///
+    /// # Errors
+    /// [`Error::TimeRegressed`] if `now` is before an event already fed,
+    /// [`Error::PrimaryPositionRegressed`] if `position` is below the latest; nothing changes.
+    pub fn on_primary_write(&mut self, position: Position, now: Instant) -> Result<()> {
+        self.check_time("primary write", now)?;
+        if let Some(previous) = self.primary {
+            if position < previous {
+                return Err(Error::PrimaryPositionRegressed {
+                    previous,
+                    given: position,
+                });
+            }
+            if position == previous {
+                self.latest = Some(now);
+                return Ok(());
+            }
+        }
+        if self.samples.len() >= self.config.max_samples.0 as usize {
+            self.compact();
+        }
+        self.samples.push_back(Sample { position, at: now });
+        self.primary = Some(position);
+        self.latest = Some(now);
+        Ok(())
+    }
+
+    /// `replica` reported at `now` that it has written, flushed and replayed up to `positions`.
+    /// Returns the lag measured for each stage (`None` for a stage that is caught up with
+    /// nothing new passed).
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`], [`Error::TimeRegressed`], [`Error::StagesOutOfOrder`],
+    /// [`Error::ReplicaAhead`] or [`Error::ReplicaPositionRegressed`]; nothing changes.
+    pub fn on_replica_report(
+        &mut self,
+        replica: &NodeId,
+        positions: PerStage<Position>,
+        now: Instant,
+    ) -> Result<PerStage<Option<Duration>>> {
+        self.check_time("replica report", now)?;
+        let primary = self.primary.unwrap_or(Position::ZERO);
+        let state = self
+            .replicas
+            .get(replica)
+            .ok_or_else(|| Error::UnknownReplica(replica.clone()))?;
+        if positions.write < positions.flush || positions.flush < positions.replay {
+            return Err(Error::StagesOutOfOrder {
+                replica: replica.clone(),
+                write: positions.write,
+                flush: positions.flush,
+                replay: positions.replay,
+            });
+        }
+        if positions.write > primary {
+            return Err(Error::ReplicaAhead {
+                replica: replica.clone(),
+                reported: positions.write,
+                primary,
+            });
+        }
+        if let Some(previous) = state.positions {
+            for stage in LagStage::ALL {
+                let (before, given) = (*previous.get(stage), *positions.get(stage));
+                if given < before {
+                    return Err(Error::ReplicaPositionRegressed {
+                        replica: replica.clone(),
+                        stage,
+                        previous: before,
+                        given,
+                    });
+                }
+            }
+        }
+        let previous = state.positions;
+        let lags = positions.map(|stage, &position| {
+            let before = previous.map(|p| *p.get(stage));
+            self.measure(before, position, now)
+        });
+        let state = self.replica_mut(replica)?;
+        for stage in LagStage::ALL {
+            if let Some(lag) = *lags.get(stage) {
+                state.windows.get_mut(stage).record(lag, now)?;
+            }
+        }
+        state.positions = Some(positions);
+        state.last_report = Some(now);
+        state.last_lag = lags;
+        self.latest = Some(now);
+        tracing::debug!(
+            %replica,
+            write = positions.write.0,
+            flush = positions.flush.0,
+            replay = positions.replay.0,
+            primary = primary.0,
+            write_lag = ?lags.write,
+            flush_lag = ?lags.flush,
+            replay_lag = ?lags.replay,
+            "replica report"
+        );
+        Ok(lags)
+    }
+
+    /// `replica`'s lag, status and positions at `now`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`] if it is not tracked.
+    pub fn replica(&self, replica: &NodeId, now: Instant) -> Result<ReplicaLag> {
+        let state = self.replica_ref(replica)?;
+        Ok(self.report(replica, state, now))
+    }
+
+    /// `replica`'s status at `now`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`] if it is not tracked.
+    pub fn status(&self, replica: &NodeId, now: Instant) -> Result<LagStatus> {
+        Ok(self.replica(replica, now)?.status)
+    }
+
+    /// Every replica's lag at `now`, in id order.
+    #[must_use]
+    pub fn report_all(&self, now: Instant) -> Vec<ReplicaLag> {
+        self.replicas
+            .iter()
+            .map(|(id, state)| self.report(id, state, now))
+            .collect()
+    }
+
+    /// The replicas that are not in sync at `now` — lagging or disconnected — in id order.
+    #[must_use]
+    pub fn lagging(&self, now: Instant) -> Vec<(NodeId, LagStatus)> {
+        self.report_all(now)
+            .into_iter()
+            .filter(|r| r.status != LagStatus::InSync)
+            .map(|r| (r.replica, r.status))
+            .collect()
+    }
+
+    /// How `replica` can catch up with the primary's latest position, given what the primary's
+    /// log still holds: stream the records after its flushed position, or take a snapshot when
+    /// the log no longer reaches back that far. A replica never heard from counts as empty.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReplica`] if it is not tracked; as [`CatchUpConfig::validate`].
+    pub fn catch_up(
+        &self,
+        replica: &NodeId,
+        log: RetainedLog,
+        config: &CatchUpConfig,
+    ) -> Result<CatchUpPlan> {
+        config.validate()?;
+        let state = self.replica_ref(replica)?;
+        let from = state.positions.map_or(Position::ZERO, |p| p.flush);
+        let plan = config.plan(from, log);
+        tracing::debug!(%replica, from = from.0, oldest = log.oldest().0, head = log.head().0, ?plan, "catch-up plan");
+        Ok(plan)
+    }
+
+    /// Checks the tracker's internal invariants, panicking if one is broken; for tests.
+    pub fn check_invariants(&self) {
+        assert!(self.samples.len() <= self.config.max_samples.0 as usize);
+        for pair in self.samples.iter().zip(self.samples.iter().skip(1)) {
+            assert!(pair.0.position < pair.1.position, "sample positions grow");
+            assert!(pair.0.at <= pair.1.at, "sample times never go back");
+        }
+        if let Some(last) = self.samples.back() {
+            assert_eq!(Some(last.position), self.primary);
+        }
+        let primary = self.primary.unwrap_or(Position::ZERO);
+        for state in self.replicas.values() {
+            if let Some(p) = state.positions {
+                assert!(p.write >= p.flush && p.flush >= p.replay);
+                assert!(p.write <= primary);
+            }
+        }
+    }
+
+    /// The lag of a stage now at `position`, previously at `before`.
+    fn measure(
+        &self,
+        before: Option<Position>,
+        position: Position,
+        now: Instant,
+    ) -> Option<Duration> {
+        let passed = self.samples.partition_point(|s| s.position <= position);
+        let newest_passed = passed
+            .checked_sub(1)
+            .and_then(|i| self.samples.get(i))
+            .filter(|s| before.is_none_or(|b| s.position > b));
+        let sample = newest_passed.or_else(|| self.samples.get(passed))?;
+        Some(now.saturating_duration_since(sample.at))
+    }
+
+    /// Makes room in the ring: drops the samples every replica has replayed past, then, if that
+    /// freed less than a quarter, every other sample (keeping the oldest and the newest).
+    fn compact(&mut self) {
+        let floor = self
+            .replicas
+            .values()
+            .map(|r| r.positions.map_or(Position::ZERO, |p| p.replay))
+            .min();
+        // With no replicas, nothing needs the old samples beyond the newest.
+        let floor = floor.unwrap_or_else(|| self.primary.unwrap_or(Position::ZERO));
+        let before = self.samples.len();
+        // The newest sample stays: it marks the primary's position.
+        while self.samples.len() > 1 && self.samples.front().is_some_and(|s| s.position <= floor) {
+            self.samples.pop_front();
+        }
+        let max = self.config.max_samples.0 as usize;
+        if self.samples.len() > max - max / 4 {
+            let last = self.samples.len() - 1;
+            let mut index = 0;
+            self.samples.retain(|_| {
+                let keep = index % 2 == 0 || index == last;
+                index += 1;
+                keep
+            });
+        }
+        tracing::debug!(
+            before,
+            after = self.samples.len(),
+            floor = floor.0,
+            "lag sample ring compacted"
+        );
+    }
+
+    fn report(&self, replica: &NodeId, state: &Replica, now: Instant) -> ReplicaLag {
+        let primary = self.primary.unwrap_or(Position::ZERO);
+        let positions = state.positions.unwrap_or_default();
+        let records_behind = positions.map(|_, p| primary.records_after(*p));
+        let summaries = state.windows.map(|_, w| w.quantiles(now));
+        let seconds = |s: f64| Duration::try_from_secs_f64(s).ok();
+        let p50 = summaries.map(|_, q| q.and_then(|q| seconds(q.p50)));
+        let p99 = summaries.map(|_, q| q.and_then(|q| seconds(q.p99)));
+        let limits = &self.config.limits;
+        let judged_lag = state
+            .windows
+            .get(limits.stage)
+            .quantile(limits.quantile, now);
+        let silent_for = state.last_report.map(|t| now.saturating_duration_since(t));
+        let status = limits.classify(silent_for, judged_lag, *records_behind.get(limits.stage));
+        ReplicaLag {
+            replica: replica.clone(),
+            status,
+            positions: state.positions,
+            records_behind,
+            last_lag: state.last_lag,
+            p50,
+            p99,
+            judged_lag,
+            silent_for,
+        }
+    }
+
+    fn check_time(&self, what: &'static str, now: Instant) -> Result<()> {
+        match self.latest {
+            Some(latest) if now < latest => Err(time_regressed(what, latest, now)),
+            _ => Ok(()),
+        }
+    }
+
+    fn replica_ref(&self, replica: &NodeId) -> Result<&Replica> {
+        self.replicas
+            .get(replica)
+            .ok_or_else(|| Error::UnknownReplica(replica.clone()))
+    }
+
+    fn replica_mut(&mut self, replica: &NodeId) -> Result<&mut Replica> {
+        self.replicas
+            .get_mut(replica)
+            .ok_or_else(|| Error::UnknownReplica(replica.clone()))
+    }
+}

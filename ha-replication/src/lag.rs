@@ -10,21 +10,25 @@
 //! instead of showing a lag that grows with idleness.
 //!
 //! **What we do the same.** [`LagTracker::on_primary_write`] records samples, one per distinct
-//! position; [`LagTracker::on_replica_report`] measures, for each stage, `now` minus the time of
-//! the newest sample the replica passed since its previous report. This includes the time for
-//! the report to come back, as PostgreSQL's does.
+//! position; [`LagTracker::on_replica_report`] measures, for each stage that advanced since the
+//! previous report, `now` minus the time of the newest sample at or below its new position. This
+//! includes the time for the report to come back, as PostgreSQL's does. A stage that did not
+//! advance and is caught up measures nothing, so an idle replica does not show a lag growing
+//! with idleness.
 //!
 //! **Where we differ.**
 //! - One ring serves every replica: samples are found by binary search (positions only grow), so
-//!   there are no read heads, and a sample is dropped once every replica has replayed past it.
+//!   there are no read heads, and a sample is dropped once every replica has replayed past a
+//!   newer one.
 //! - When the ring is full (a replica stalled or disconnected pins it) every other sample is
 //!   dropped, halving the resolution of old samples instead of losing the oldest ones.
 //!   PostgreSQL overwrites its newest sample instead. Both only ever *over*-estimate lag: a
 //!   replica passing a dropped sample is measured against an older one.
-//! - A replica that reports without passing any sample while the primary has written past it is
-//!   measured against the oldest sample it has not reached (`now` minus its time, a lower bound
-//!   of that sample's eventual lag), so a connected replica that stops applying shows a growing
-//!   lag. PostgreSQL interpolates between samples for the same purpose.
+//! - A stage that did not advance while the primary has written past it — and a replica's first
+//!   report, whose earlier position is unknown — is measured against the oldest sample it has not
+//!   reached (`now` minus its time, a lower bound of that sample's eventual lag), so a connected
+//!   replica that stops applying shows a growing lag. PostgreSQL interpolates between samples for
+//!   the same purpose.
 //! - Lag values go into a [`LagWindow`] per stage, so p50 / p99 over the last minute are at hand,
 //!   and a replica's [`LagStatus`] is judged on the configured quantile ([`LagLimits`]).
 //!
@@ -451,7 +455,10 @@ impl LagTracker {
         }
     }
 
-    /// The lag of a stage now at `position`, previously at `before`.
+    /// The lag of a stage now at `position`, previously at `before`: against the newest sample
+    /// at or below `position` if the stage advanced, else against the oldest sample it has not
+    /// reached (a lower bound of that sample's lag); `None` when it is caught up and did not
+    /// advance, or on a first report with nothing pending.
     fn measure(
         &self,
         before: Option<Position>,
@@ -459,11 +466,14 @@ impl LagTracker {
         now: Instant,
     ) -> Option<Duration> {
         let passed = self.samples.partition_point(|s| s.position <= position);
-        let newest_passed = passed
-            .checked_sub(1)
-            .and_then(|i| self.samples.get(i))
-            .filter(|s| before.is_none_or(|b| s.position > b));
-        let sample = newest_passed.or_else(|| self.samples.get(passed))?;
+        let pending = || self.samples.get(passed);
+        let sample = match before {
+            Some(b) if position > b => passed
+                .checked_sub(1)
+                .and_then(|i| self.samples.get(i))
+                .or_else(pending),
+            _ => pending(),
+        }?;
         Some(now.saturating_duration_since(sample.at))
     }
 
@@ -478,8 +488,9 @@ impl LagTracker {
         // With no replicas, nothing needs the old samples beyond the newest.
         let floor = floor.unwrap_or_else(|| self.primary.unwrap_or(Position::ZERO));
         let before = self.samples.len();
-        // The newest sample stays: it marks the primary's position.
-        while self.samples.len() > 1 && self.samples.front().is_some_and(|s| s.position <= floor) {
+        // The newest sample at or below the floor stays: a replica advancing from there is
+        // measured against it.
+        while self.samples.get(1).is_some_and(|s| s.position <= floor) {
             self.samples.pop_front();
         }
         let max = self.config.max_samples.0 as usize;
@@ -545,5 +556,262 @@ impl LagTracker {
         self.replicas
             .get_mut(replica)
             .ok_or_else(|| Error::UnknownReplica(replica.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn tracker(replicas: &[&str]) -> LagTracker {
+        let mut t = LagTracker::new(LagConfig::default()).unwrap();
+        for r in replicas {
+            t.add_replica(id(r)).unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn each_stage_is_measured_against_the_newest_sample_it_reached() {
+        let mut t = tracker(&["r"]);
+        let t0 = Instant::now();
+        t.on_primary_write(Position(10), t0).unwrap();
+        t.on_primary_write(Position(20), t0 + ms(10)).unwrap();
+        t.on_primary_write(Position(30), t0 + ms(20)).unwrap();
+        // First report: only what is pending counts (its earlier position is unknown).
+        let lags = t
+            .on_replica_report(&id("r"), PerStage::uniform(Position(10)), t0 + ms(25))
+            .unwrap();
+        assert_eq!(lags.replay, Some(ms(15))); // 20 written at 10 ms, not reached
+        let report = PerStage::new(Position(30), Position(20), Position(10));
+        let lags = t.on_replica_report(&id("r"), report, t0 + ms(30)).unwrap();
+        assert_eq!(lags.write, Some(ms(10))); // reached 30, written at 20 ms
+        assert_eq!(lags.flush, Some(ms(20))); // reached 20, written at 10 ms
+        assert_eq!(lags.replay, Some(ms(20))); // stuck at 10: 20 pending since 10 ms
+        let r = t.replica(&id("r"), t0 + ms(30)).unwrap();
+        assert_eq!(r.records_behind, PerStage::new(0, 10, 20));
+        assert_eq!(r.silent_for, Some(Duration::ZERO));
+        assert_eq!(r.last_lag, lags);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn an_idle_caught_up_replica_measures_nothing_and_a_stalled_one_grows() {
+        let mut t = tracker(&["idle", "stalled"]);
+        let t0 = Instant::now();
+        t.on_primary_write(Position(5), t0).unwrap();
+        for r in ["idle", "stalled"] {
+            t.on_replica_report(&id(r), PerStage::uniform(Position(0)), t0 + ms(1))
+                .unwrap();
+        }
+        t.on_replica_report(&id("idle"), PerStage::uniform(Position(5)), t0 + ms(2))
+            .unwrap();
+        for s in 1..=5 {
+            let now = t0 + Duration::from_secs(s);
+            let idle = t
+                .on_replica_report(&id("idle"), PerStage::uniform(Position(5)), now)
+                .unwrap();
+            assert_eq!(idle, PerStage::default());
+            let stalled = t
+                .on_replica_report(&id("stalled"), PerStage::uniform(Position(0)), now)
+                .unwrap();
+            assert_eq!(stalled.replay, Some(Duration::from_secs(s)));
+        }
+        let now = t0 + Duration::from_secs(5);
+        assert_eq!(t.status(&id("idle"), now).unwrap(), LagStatus::InSync);
+        assert_eq!(t.status(&id("stalled"), now).unwrap(), LagStatus::Lagging);
+        assert_eq!(t.lagging(now), vec![(id("stalled"), LagStatus::Lagging)]);
+    }
+
+    #[test]
+    fn silence_disconnects_and_never_heard_is_disconnected() {
+        let mut t = tracker(&["a", "b"]);
+        let t0 = Instant::now();
+        t.on_primary_write(Position(1), t0).unwrap();
+        t.on_replica_report(&id("a"), PerStage::uniform(Position(1)), t0)
+            .unwrap();
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(
+            t.lagging(later),
+            vec![
+                (id("a"), LagStatus::Disconnected),
+                (id("b"), LagStatus::Disconnected)
+            ]
+        );
+        assert_eq!(
+            t.status(&id("a"), t0 + Duration::from_secs(10)).unwrap(),
+            LagStatus::InSync
+        );
+        assert_eq!(t.report_all(later).len(), 2);
+    }
+
+    #[test]
+    fn bad_input_is_refused_and_changes_nothing() {
+        let mut t = tracker(&["r"]);
+        let t0 = Instant::now() + Duration::from_secs(1);
+        assert_eq!(
+            t.add_replica(id("r")),
+            Err(Error::DuplicateReplica(id("r")))
+        );
+        t.on_primary_write(Position(100), t0).unwrap();
+        // A repeated position is ignored.
+        t.on_primary_write(Position(100), t0 + ms(1)).unwrap();
+        assert_eq!(
+            t.on_primary_write(Position(99), t0 + ms(2)),
+            Err(Error::PrimaryPositionRegressed {
+                previous: Position(100),
+                given: Position(99)
+            })
+        );
+        assert!(matches!(
+            t.on_primary_write(Position(101), t0),
+            Err(Error::TimeRegressed {
+                what: "primary write",
+                ..
+            })
+        ));
+        let now = t0 + ms(5);
+        assert_eq!(
+            t.on_replica_report(&id("x"), PerStage::uniform(Position(1)), now),
+            Err(Error::UnknownReplica(id("x")))
+        );
+        assert!(matches!(
+            t.on_replica_report(
+                &id("r"),
+                PerStage::new(Position(5), Position(6), Position(1)),
+                now
+            ),
+            Err(Error::StagesOutOfOrder { .. })
+        ));
+        assert_eq!(
+            t.on_replica_report(&id("r"), PerStage::uniform(Position(101)), now),
+            Err(Error::ReplicaAhead {
+                replica: id("r"),
+                reported: Position(101),
+                primary: Position(100)
+            })
+        );
+        t.on_replica_report(&id("r"), PerStage::uniform(Position(50)), now)
+            .unwrap();
+        assert_eq!(
+            t.on_replica_report(
+                &id("r"),
+                PerStage::new(Position(50), Position(50), Position(40)),
+                now
+            ),
+            Err(Error::ReplicaPositionRegressed {
+                replica: id("r"),
+                stage: LagStage::Replay,
+                previous: Position(50),
+                given: Position(40)
+            })
+        );
+        assert_eq!(
+            t.replica_positions(&id("r")).unwrap(),
+            Some(PerStage::uniform(Position(50)))
+        );
+        // After a reset (re-cloned), a lower position is accepted.
+        t.reset_replica(&id("r")).unwrap();
+        assert_eq!(t.replica_positions(&id("r")).unwrap(), None);
+        t.on_replica_report(&id("r"), PerStage::uniform(Position(10)), now)
+            .unwrap();
+        t.remove_replica(&id("r")).unwrap();
+        assert_eq!(
+            t.remove_replica(&id("r")),
+            Err(Error::UnknownReplica(id("r")))
+        );
+        assert!(t.replica(&id("r"), now).is_err());
+        assert!(t.reset_replica(&id("r")).is_err());
+        t.check_invariants();
+    }
+
+    #[test]
+    fn bad_settings_are_rejected() {
+        for n in [0, 3, MAX_SAMPLES + 1] {
+            let c = LagConfig {
+                max_samples: SampleCount(n),
+                ..LagConfig::default()
+            };
+            assert!(LagTracker::new(c).is_err(), "{n}");
+        }
+        let mut c = LagConfig::default();
+        c.limits.quantile = 2.0;
+        assert!(LagTracker::new(c).is_err());
+        let mut c = LagConfig::default();
+        c.window.slices = 0;
+        assert!(LagTracker::new(c).is_err());
+    }
+
+    #[test]
+    fn the_ring_stays_bounded_with_a_stalled_replica_pinning_it() {
+        let mut t = LagTracker::new(LagConfig {
+            max_samples: SampleCount(16),
+            ..LagConfig::default()
+        })
+        .unwrap();
+        t.add_replica(id("stalled")).unwrap();
+        t.add_replica(id("live")).unwrap();
+        let t0 = Instant::now();
+        t.on_primary_write(Position(1), t0).unwrap();
+        t.on_replica_report(&id("stalled"), PerStage::uniform(Position(1)), t0)
+            .unwrap();
+        for i in 2..1000u64 {
+            let now = t0 + ms(i);
+            t.on_primary_write(Position(i), now).unwrap();
+            t.on_replica_report(&id("live"), PerStage::uniform(Position(i)), now)
+                .unwrap();
+            t.check_invariants();
+        }
+        // The stalled replica catches up at once: measured against a sample at or before 999,
+        // never a later one, so at least its true lag for position 999 (1 ms).
+        let now = t0 + ms(1000);
+        let lags = t
+            .on_replica_report(&id("stalled"), PerStage::uniform(Position(999)), now)
+            .unwrap();
+        assert!(lags.replay.unwrap() >= ms(1));
+    }
+
+    #[test]
+    fn catch_up_streams_from_the_flush_position_or_snapshots() {
+        let mut t = tracker(&["r", "new"]);
+        let t0 = Instant::now();
+        t.on_primary_write(Position(500), t0).unwrap();
+        t.on_replica_report(
+            &id("r"),
+            PerStage::new(Position(400), Position(300), Position(200)),
+            t0,
+        )
+        .unwrap();
+        let log = RetainedLog::new(Position(250), Position(500)).unwrap();
+        let config = CatchUpConfig::default();
+        assert!(matches!(
+            t.catch_up(&id("r"), log, &config).unwrap(),
+            CatchUpPlan::Stream {
+                from: Position(301),
+                records: 200,
+                ..
+            }
+        ));
+        assert!(matches!(
+            t.catch_up(&id("new"), log, &config).unwrap(),
+            CatchUpPlan::Snapshot {
+                replica_at: Position(0),
+                ..
+            }
+        ));
+        let bad = CatchUpConfig {
+            stream_records_per_second: 0.0,
+            ..config
+        };
+        assert!(t.catch_up(&id("r"), log, &bad).is_err());
+        assert!(t.catch_up(&id("x"), log, &config).is_err());
     }
 }

@@ -1,9 +1,5 @@
 //! How a replica that fell behind gets level again: stream the records it misses, or take a
 //! snapshot when the primary's log no longer reaches back far enough.
-//!
-//! This is the choice PostgreSQL makes between streaming from a replication slot's retained WAL
-//! and a new `pg_basebackup`, and Raft between `AppendEntries` and `InstallSnapshot` once the
-//! leader has compacted its log past a follower's index.
 
 use std::time::Duration;
 
@@ -75,6 +71,10 @@ impl Default for CatchUpConfig {
     derive(serde::Serialize, serde::Deserialize),
     serde(rename_all = "snake_case", tag = "kind")
 )]
+///
+/// This is the choice PostgreSQL makes between streaming from a replication slot's retained WAL
+/// and a new `pg_basebackup`, and Raft between `AppendEntries` and `InstallSnapshot` once the
+/// leader has compacted its log past a follower's index.
 pub enum CatchUpPlan {
     /// Nothing to do: it holds everything the primary wrote.
     UpToDate,

@@ -1,12 +1,5 @@
 //! Leader election is not home-made: a trait for a lease / election backend (etcd, Consul,
 //! ZooKeeper, Kubernetes leases, a Raft group), and an in-memory backend for tests.
-//!
-//! A production backend wraps an existing consensus service — etcd's `Campaign` / `LeaseKeepAlive`
-//! / `Resign` / `Leader`, a Consul session lock, a Kubernetes `Lease` object — in this trait; the
-//! rest of ha only needs its answers. Each won lease carries an [`Epoch`], strictly higher than
-//! every earlier lease's (etcd's revision, a ZooKeeper zxid or sequence number), to be used as
-//! the fencing token of every write (see [`Fence`](crate::Fence)): a lease alone cannot stop a
-//! paused ex-leader from writing after it expired, the epoch check at the store does.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -52,6 +45,13 @@ pub enum Campaign {
 }
 
 /// A lease / leader-election service. Implement it over an existing engine; do not build one.
+///
+/// A production backend wraps an existing consensus service — etcd's `Campaign` / `LeaseKeepAlive`
+/// / `Resign` / `Leader`, a Consul session lock, a Kubernetes `Lease` object — in this trait; the
+/// rest of ha only needs its answers. Each won lease carries an [`Epoch`], strictly higher than
+/// every earlier lease's (etcd's revision, a ZooKeeper zxid or sequence number), to be used as
+/// the fencing token of every write (see [`Fence`](crate::Fence)): a lease alone cannot stop a
+/// paused ex-leader from writing after it expired, the epoch check at the store does.
 ///
 /// Requirements on an implementation: at most one valid lease at a time (by the backend's own
 /// clock); each newly won lease has a higher epoch than every lease before it; `renew` fails

@@ -1,12 +1,4 @@
 //! Which replica to promote when the primary fails — or why none may be.
-//!
-//! The rules are those Patroni, repmgr and Orchestrator apply to PostgreSQL and MySQL: a
-//! candidate must be healthy, reachable, not tagged `nofailover`, and within the allowed data
-//! loss (the RPO: its replication lag, in time and optionally in records); among the eligible,
-//! the most caught-up wins, then a preferred zone, then the lowest lag, then the id (so the
-//! choice is deterministic). Candidates within `caught_up_tolerance` records of the most
-//! caught-up count as equally caught up, so a replica in the preferred zone a few records behind
-//! can win. Every rejected candidate comes back with its reason.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -225,6 +217,14 @@ pub struct FailoverDecision {
 }
 
 /// Chooses the replica to promote under a validated [`FailoverPolicy`].
+///
+/// The rules are those Patroni, repmgr and Orchestrator apply to PostgreSQL and MySQL: a
+/// candidate must be healthy, reachable, not tagged `nofailover`, and within the allowed data
+/// loss (the RPO: its replication lag, in time and optionally in records); among the eligible,
+/// the most caught-up wins, then a preferred zone, then the lowest lag, then the id (so the
+/// choice is deterministic). Candidates within `caught_up_tolerance` records of the most
+/// caught-up count as equally caught up, so a replica in the preferred zone a few records behind
+/// can win. Every rejected candidate comes back with its reason.
 ///
 /// ```
 /// use std::time::Duration;

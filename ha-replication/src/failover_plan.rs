@@ -1,12 +1,5 @@
 //! The steps of a failover, with the time each is expected to take, checked against the
 //! targets: failover under 30 s, RPO under 1 min, RTO under 5 min.
-//!
-//! The order is the safe one: the old primary is fenced (a new epoch is taken and published, so
-//! stores refuse its writes) **before** the new primary accepts writes, so at no moment can two
-//! primaries write in the same epoch — the promoted node writes in the new epoch, and the old one
-//! is refused by every store that learned of it. Then the other replicas are repointed (in
-//! parallel), and the old primary may later rejoin as a replica after a catch-up plan (it may need
-//! a rewind: see [`CatchUpPlan::Diverged`](crate::CatchUpPlan::Diverged)).
 
 use std::fmt;
 use std::time::Duration;
@@ -171,6 +164,13 @@ impl TargetCheck {
 }
 
 /// The failover, step by step, with its expected durations against the targets.
+///
+/// The order is the safe one: the old primary is fenced (a new epoch is taken and published, so
+/// stores refuse its writes) **before** the new primary accepts writes, so at no moment can two
+/// primaries write in the same epoch — the promoted node writes in the new epoch, and the old one
+/// is refused by every store that learned of it. Then the other replicas are repointed (in
+/// parallel), and the old primary may later rejoin as a replica after a catch-up plan (it may need
+/// a rewind: see [`CatchUpPlan::Diverged`](crate::CatchUpPlan::Diverged)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FailoverPlan {

@@ -1,12 +1,4 @@
 //! Fencing by epoch: once a newer primary is elected, writes from a deposed one are refused.
-//!
-//! Every promotion takes a new, higher epoch (a term in Raft, a timeline in PostgreSQL, a
-//! fencing token in Kleppmann's "How to do distributed locking"). The primary stamps each write
-//! with its epoch; whatever stores the writes — a replica, a shared disk, an object store —
-//! keeps a [`Fence`] and refuses any write stamped with an epoch older than the newest it has
-//! seen. A deposed primary that wakes from a pause and still believes it leads is therefore
-//! turned away by every store that heard of its successor. A fence also refuses a second node
-//! claiming an epoch already held, so two primaries can never write in the same epoch.
 
 use std::fmt;
 
@@ -79,6 +71,14 @@ impl FenceVerdict {
 }
 
 /// The newest epoch a store has seen and its holder; checks each write's fencing token.
+///
+/// Every promotion takes a new, higher epoch (a term in Raft, a timeline in PostgreSQL, a
+/// fencing token in Kleppmann's "How to do distributed locking"). The primary stamps each write
+/// with its epoch; whatever stores the writes — a replica, a shared disk, an object store —
+/// keeps a [`Fence`] and refuses any write stamped with an epoch older than the newest it has
+/// seen. A deposed primary that wakes from a pause and still believes it leads is therefore
+/// turned away by every store that heard of its successor. A fence also refuses a second node
+/// claiming an epoch already held, so two primaries can never write in the same epoch.
 ///
 /// ```
 /// use ha_core::NodeId;

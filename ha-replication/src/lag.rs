@@ -1,42 +1,5 @@
-//! Replica lag in time and in records, measured as PostgreSQL's walsender measures
-//! `write_lag`, `flush_lag` and `replay_lag`.
-//!
-//! **How PostgreSQL does it.** The walsender keeps a ring of samples, each a WAL position and
-//! the time the primary flushed it (`LagTrackerWrite`). When a standby reports how far it has
-//! written, flushed and replayed, each of the three positions is looked up in the ring
-//! (`LagTrackerRead`, one read head per stage): the lag is the time between the primary writing
-//! the newest sample the standby has now passed and the primary hearing that it passed it. Each
-//! sample is used once per stage, so an idle, caught-up standby stops producing lag values
-//! instead of showing a lag that grows with idleness.
-//!
-//! **What we do the same.** [`LagTracker::on_primary_write`] records samples, one per distinct
-//! position; [`LagTracker::on_replica_report`] measures, for each stage that advanced since the
-//! previous report, `now` minus the time of the newest sample at or below its new position. This
-//! includes the time for the report to come back, as PostgreSQL's does. A stage that did not
-//! advance and is caught up measures nothing, so an idle replica does not show a lag growing
-//! with idleness.
-//!
-//! **Where we differ.**
-//! - One ring serves every replica: samples are found by binary search (positions only grow), so
-//!   there are no read heads, and a sample is dropped once every replica has replayed past a
-//!   newer one.
-//! - When the ring is full (a replica stalled or disconnected pins it) every other sample is
-//!   dropped, halving the resolution of old samples instead of losing the oldest ones.
-//!   PostgreSQL overwrites its newest sample instead. Both only ever *over*-estimate lag: a
-//!   replica passing a dropped sample is measured against an older one.
-//! - A stage that did not advance while the primary has written past it — and a replica's first
-//!   report, whose earlier position is unknown — is measured against the oldest sample it has not
-//!   reached (`now` minus its time, a lower bound of that sample's eventual lag), so a connected
-//!   replica that stops applying shows a growing lag. PostgreSQL interpolates between samples for
-//!   the same purpose.
-//! - Lag values go into a [`LagWindow`] per stage, so p50 / p99 over the last minute are at hand,
-//!   and a replica's [`LagStatus`] is judged on the configured quantile ([`LagLimits`]).
-//!
-//! **Bad input.** Times must not go back (across primary writes and replica reports together);
-//! the primary's position must not go back (a repeated position is ignored, as PostgreSQL
-//! ignores it); a replica's positions must satisfy write ≥ flush ≥ replay, must not go back
-//! (call [`LagTracker::reset_replica`] after re-cloning one) and must not pass the primary's.
-//! Each is refused with a typed [`Error`] and nothing changes.
+//! Replica lag in time and in records, as PostgreSQL's walsender measures `write_lag`,
+//! `flush_lag` and `replay_lag`; see [`LagTracker`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -145,8 +108,44 @@ struct Replica {
 }
 
 /// Lag of every replica behind one primary, in time and in records, with p50 / p99 over a
-/// window and an in-sync / lagging / disconnected status. See the [module docs](self) for how
-/// it follows PostgreSQL.
+/// window and an in-sync / lagging / disconnected status.
+///
+/// **How PostgreSQL does it.** The walsender keeps a ring of samples, each a WAL position and
+/// the time the primary flushed it (`LagTrackerWrite`). When a standby reports how far it has
+/// written, flushed and replayed, each of the three positions is looked up in the ring
+/// (`LagTrackerRead`, one read head per stage): the lag is the time between the primary writing
+/// the newest sample the standby has now passed and the primary hearing that it passed it. Each
+/// sample is used once per stage, so an idle, caught-up standby stops producing lag values
+/// instead of showing a lag that grows with idleness.
+///
+/// **What we do the same.** [`LagTracker::on_primary_write`] records samples, one per distinct
+/// position; [`LagTracker::on_replica_report`] measures, for each stage that advanced since the
+/// previous report, `now` minus the time of the newest sample at or below its new position. This
+/// includes the time for the report to come back, as PostgreSQL's does. A stage that did not
+/// advance and is caught up measures nothing, so an idle replica does not show a lag growing
+/// with idleness.
+///
+/// **Where we differ.**
+/// - One ring serves every replica: samples are found by binary search (positions only grow), so
+///   there are no read heads, and a sample is dropped once every replica has replayed past a
+///   newer one.
+/// - When the ring is full (a replica stalled or disconnected pins it) every other sample is
+///   dropped, halving the resolution of old samples instead of losing the oldest ones.
+///   PostgreSQL overwrites its newest sample instead. Both only ever *over*-estimate lag: a
+///   replica passing a dropped sample is measured against an older one.
+/// - A stage that did not advance while the primary has written past it — and a replica's first
+///   report, whose earlier position is unknown — is measured against the oldest sample it has not
+///   reached (`now` minus its time, a lower bound of that sample's eventual lag), so a connected
+///   replica that stops applying shows a growing lag. PostgreSQL interpolates between samples for
+///   the same purpose.
+/// - Lag values go into a [`LagWindow`] per stage, so p50 / p99 over the last minute are at hand,
+///   and a replica's [`LagStatus`] is judged on the configured quantile ([`LagLimits`]).
+///
+/// **Bad input.** Times must not go back (across primary writes and replica reports together);
+/// the primary's position must not go back (a repeated position is ignored, as PostgreSQL
+/// ignores it); a replica's positions must satisfy write ≥ flush ≥ replay, must not go back
+/// (call [`LagTracker::reset_replica`] after re-cloning one) and must not pass the primary's.
+/// Each is refused with a typed [`Error`] and nothing changes.
 ///
 /// Feed it the primary's write positions ([`on_primary_write`](Self::on_primary_write)) and
 /// each replica's reports ([`on_replica_report`](Self::on_replica_report)); ask it for

@@ -1,28 +1,4 @@
-//! The φ accrual failure detector (Hayashibara, Défago, Yared and Katayama, "The φ Accrual
-//! Failure Detector", SRDS 2004), with the parameters and formula of Akka's
-//! `PhiAccrualFailureDetector`, the variant Cassandra's `phi_convict_threshold` also tunes.
-//!
-//! Instead of a yes / no verdict after a fixed timeout, the detector gives a suspicion level
-//! `φ = -log10(1 - F(t))`, where `t` is the time since the last heartbeat and `F` the
-//! cumulative distribution of a normal distribution fitted to recent heartbeat inter-arrival
-//! times. `φ = 1` means a 10% chance that a heartbeat this late is still coming, `φ = 3` 0.1%;
-//! the node is suspected once `φ` reaches the threshold. Since the distribution follows the
-//! observed intervals, the detector adapts to each link's jitter.
-//!
-//! **As Akka.** The mean is taken over at most `max_sample_size` recent intervals, with
-//! `acceptable_heartbeat_pause` added to it; the standard deviation is at least
-//! `min_std_deviation`; before any interval is seen the history is seeded with
-//! `first_heartbeat_estimate ± first_heartbeat_estimate / 4`, so a node suspected before its
-//! second heartbeat is judged against the expected rhythm. `F` is the logistic approximation of
-//! the normal distribution `F(y) ≈ 1 / (1 + e^(-y·(1.5976 + 0.070566·y²)))` (Bowling et al.,
-//! 2009). An interval is only recorded while the node is available, so an outage does not inflate
-//! the mean.
-//!
-//! **Where we differ.** `φ = log10(1 + e^z)` with `z = y·(1.5976 + 0.070566·y²)` is the same
-//! value, computed in a form that stays finite and monotone for any silence (Akka's reaches
-//! infinity once `e^-z` underflows). Sums of intervals are kept in integer nanoseconds, so long
-//! runs do not drift. Cassandra (since 1.2) fits an exponential distribution instead of a normal
-//! one; its `phi_convict_threshold` (default 8) plays the part of our `threshold`.
+//! The φ accrual failure detector, as Akka computes it; see [`PhiAccrualDetector`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -100,7 +76,31 @@ impl PhiConfig {
     }
 }
 
-/// The φ accrual failure detector for one monitored node; see the [module docs](self).
+/// The φ accrual failure detector for one monitored node (Hayashibara, Défago, Yared and
+/// Katayama, "The φ Accrual Failure Detector", SRDS 2004), with the parameters and formula of Akka's
+/// `PhiAccrualFailureDetector`, the variant Cassandra's `phi_convict_threshold` also tunes.
+///
+/// Instead of a yes / no verdict after a fixed timeout, the detector gives a suspicion level
+/// `φ = -log10(1 - F(t))`, where `t` is the time since the last heartbeat and `F` the
+/// cumulative distribution of a normal distribution fitted to recent heartbeat inter-arrival
+/// times. `φ = 1` means a 10% chance that a heartbeat this late is still coming, `φ = 3` 0.1%;
+/// the node is suspected once `φ` reaches the threshold. Since the distribution follows the
+/// observed intervals, the detector adapts to each link's jitter.
+///
+/// **As Akka.** The mean is taken over at most `max_sample_size` recent intervals, with
+/// `acceptable_heartbeat_pause` added to it; the standard deviation is at least
+/// `min_std_deviation`; before any interval is seen the history is seeded with
+/// `first_heartbeat_estimate ± first_heartbeat_estimate / 4`, so a node suspected before its
+/// second heartbeat is judged against the expected rhythm. `F` is the logistic approximation of
+/// the normal distribution `F(y) ≈ 1 / (1 + e^(-y·(1.5976 + 0.070566·y²)))` (Bowling et al.,
+/// 2009). An interval is only recorded while the node is available, so an outage does not inflate
+/// the mean.
+///
+/// **Where we differ.** `φ = log10(1 + e^z)` with `z = y·(1.5976 + 0.070566·y²)` is the same
+/// value, computed in a form that stays finite and monotone for any silence (Akka's reaches
+/// infinity once `e^-z` underflows). Sums of intervals are kept in integer nanoseconds, so long
+/// runs do not drift. Cassandra (since 1.2) fits an exponential distribution instead of a normal
+/// one; its `phi_convict_threshold` (default 8) plays the part of our `threshold`.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -1,14 +1,4 @@
 //! Session guarantees: read-your-writes and monotonic reads, by a token the client carries.
-//!
-//! Following Terry et al., "Session Guarantees for Weakly Consistent Replicated Data" (1994):
-//! the client's session keeps a token of everything it has written and read; a read goes only to
-//! a replica whose state *covers* the token, so the client sees its own writes and never sees
-//! the data go back in time, whichever replica serves it. When no replica has caught up, the
-//! read goes to the primary (or waits).
-//!
-//! The token is any type implementing [`Covers`]: a log [`Position`] for a single-primary log,
-//! or a version vector for multi-writer replication (a vector covers another when it is at least
-//! as large in every entry, and joining takes the entry-wise maximum).
 
 use ha_core::NodeId;
 
@@ -53,6 +43,16 @@ pub enum ReadTarget {
 }
 
 /// A client session's token: what it has written and read, so far.
+///
+/// Following Terry et al., "Session Guarantees for Weakly Consistent Replicated Data" (1994):
+/// the client's session keeps a token of everything it has written and read; a read goes only to
+/// a replica whose state *covers* the token, so the client sees its own writes and never sees
+/// the data go back in time, whichever replica serves it. When no replica has caught up, the
+/// read goes to the primary (or waits).
+///
+/// The token is any type implementing [`Covers`]: a log [`Position`] for a single-primary log,
+/// or a version vector for multi-writer replication (a vector covers another when it is at least
+/// as large in every entry, and joining takes the entry-wise maximum).
 ///
 /// ```
 /// use ha_core::NodeId;

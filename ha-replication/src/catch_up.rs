@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{in_range, non_zero};
-use crate::{Error, Position, Result};
+use crate::{Epoch, EpochHistory, Error, Position, Result};
 
 /// What the primary's log still holds: every record from `oldest` to `head`, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +99,17 @@ pub enum CatchUpPlan {
         /// How long the snapshot is expected to take.
         estimated: Duration,
     },
+    /// The node holds records after the current epoch's fork from its own (a deposed
+    /// primary's unreplicated writes): it must discard them, rewinding to `fork_at` (as
+    /// `pg_rewind` does), and then catch up from there.
+    Rewind {
+        /// The node's position.
+        replica_at: Position,
+        /// The last position its log shares with the current epoch.
+        fork_at: Position,
+        /// How many records it must discard.
+        records_discarded: u64,
+    },
     /// The replica is past the primary's head: it holds records the primary never had (a
     /// deposed primary's unreplicated writes). It must be rewound to a common position (as
     /// `pg_rewind` does) or re-cloned before it can follow.
@@ -176,6 +187,49 @@ impl CatchUpConfig {
             records,
             estimated: Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX),
         }
+    }
+}
+
+impl CatchUpConfig {
+    /// The plan for a node rejoining after failovers: its log was written in `epoch` up to
+    /// `position`. A node holding records past its epoch's fork must [rewind](CatchUpPlan::Rewind)
+    /// first; otherwise it is planned as [`plan`](Self::plan) plans it.
+    ///
+    /// ```
+    /// use ha_replication::{CatchUpConfig, CatchUpPlan, Epoch, EpochHistory, Position, RetainedLog};
+    ///
+    /// let mut history = EpochHistory::new(Epoch(1));
+    /// history.on_promotion(Epoch(2), Position(100))?;
+    /// let log = RetainedLog::new(Position(1), Position(150))?; // the new primary wrote on
+    /// let config = CatchUpConfig::default();
+    /// // The deposed primary stopped at 103 in epoch 1: positions 101..=103 must go.
+    /// assert_eq!(
+    ///     config.plan_rejoin(Epoch(1), Position(103), &history, log)?,
+    ///     CatchUpPlan::Rewind { replica_at: Position(103), fork_at: Position(100), records_discarded: 3 },
+    /// );
+    /// assert!(matches!(config.plan_rejoin(Epoch(1), Position(95), &history, log)?, CatchUpPlan::Stream { .. }));
+    /// # Ok::<(), ha_replication::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`EpochHistory::divergence`].
+    pub fn plan_rejoin(
+        &self,
+        epoch: Epoch,
+        position: Position,
+        history: &EpochHistory,
+        log: RetainedLog,
+    ) -> Result<CatchUpPlan> {
+        let plan = match history.divergence(epoch, position)? {
+            Some(fork_at) => CatchUpPlan::Rewind {
+                replica_at: position,
+                fork_at,
+                records_discarded: position.records_after(fork_at),
+            },
+            None => self.plan(position, log),
+        };
+        tracing::debug!(epoch = epoch.0, position = position.0, ?plan, "rejoin plan");
+        Ok(plan)
     }
 }
 

@@ -82,6 +82,32 @@ pub enum Error {
     /// Every epoch up to `u64::MAX` has been used.
     #[error("no epochs left: every epoch up to {} has been used", u64::MAX)]
     EpochsExhausted,
+    /// A promotion was recorded in an epoch not above the current one.
+    #[error("{given} is not newer than the current {current}")]
+    EpochNotNewer {
+        /// The epoch given.
+        given: Epoch,
+        /// The current epoch.
+        current: Epoch,
+    },
+    /// A promotion was recorded at a position before the previous epoch's fork.
+    #[error("{epoch} cannot fork at {at}, before the previous fork at {previous}")]
+    ForkBeforePrevious {
+        /// The new epoch.
+        epoch: Epoch,
+        /// Where it was said to fork.
+        at: Position,
+        /// Where the previous epoch forked.
+        previous: Position,
+    },
+    /// An epoch newer than any the history holds.
+    #[error("{given} is newer than the current {current}")]
+    UnknownEpoch {
+        /// The epoch given.
+        given: Epoch,
+        /// The current epoch.
+        current: Epoch,
+    },
     /// A lease was renewed or resigned that is no longer the current one: it expired, or a
     /// newer epoch was elected.
     #[error("the lease of {holder} for {epoch} is no longer held")]

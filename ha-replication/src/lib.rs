@@ -12,7 +12,7 @@
 //! |---|---|
 //! | replica lag as PostgreSQL's write / flush / replay lag, p50 / p99 over a window | [`LagTracker`], [`LagWindow`], [`PerStage`], [`LagStage`] |
 //! | in sync / lagging / disconnected | [`LagLimits`], [`LagStatus`] |
-//! | stream from a position, or take a snapshot | [`CatchUpConfig`], [`CatchUpPlan`], [`RetainedLog`] |
+//! | stream from a position, take a snapshot, or rewind a deposed primary | [`CatchUpConfig`], [`CatchUpPlan`], [`RetainedLog`], [`EpochHistory`] |
 //! | φ accrual failure detection (Akka's parameters) | [`PhiAccrualDetector`], [`PhiConfig`] |
 //! | which replica to promote, or why none | [`FailoverSelector`], [`FailoverPolicy`], [`FailoverDecision`], [`Rejection`] |
 //! | the failover's steps against 30 s / RPO 1 min / RTO 5 min | [`FailoverPlan`], [`StepDurations`], [`FailoverTargets`] |
@@ -79,6 +79,7 @@
 
 mod catch_up;
 mod election;
+mod epoch_history;
 mod error;
 mod failover;
 mod failover_plan;
@@ -93,6 +94,7 @@ mod stage;
 
 pub use catch_up::{CatchUpConfig, CatchUpPlan, RetainedLog};
 pub use election::{Campaign, ElectionBackend, InMemoryElection, Lease};
+pub use epoch_history::EpochHistory;
 pub use error::{Error, Result};
 pub use failover::{
     FailoverCandidate, FailoverDecision, FailoverPolicy, FailoverSelector, Promotion, Rejection,

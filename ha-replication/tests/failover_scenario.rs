@@ -9,10 +9,10 @@ use std::time::Duration;
 use futures::executor::block_on;
 use ha_core::{Clock, Health, ManualClock, NodeId};
 use ha_replication::{
-    Campaign, CatchUpConfig, CatchUpPlan, ElectionBackend, Epoch, FailoverCandidate, FailoverPlan,
-    FailoverPolicy, FailoverSelector, FailoverStep, FailoverTargets, Fence, FenceVerdict,
-    InMemoryElection, LagConfig, LagStatus, LagTracker, Lease, PerStage, PhiAccrualDetector,
-    PhiConfig, Position, RetainedLog, StepDurations,
+    Campaign, CatchUpConfig, CatchUpPlan, ElectionBackend, Epoch, EpochHistory, FailoverCandidate,
+    FailoverPlan, FailoverPolicy, FailoverSelector, FailoverStep, FailoverTargets, Fence,
+    FenceVerdict, InMemoryElection, LagConfig, LagStatus, LagTracker, Lease, PerStage,
+    PhiAccrualDetector, PhiConfig, Position, RetainedLog, StepDurations,
 };
 
 fn id(s: &str) -> NodeId {
@@ -141,15 +141,29 @@ fn scripted_failover_promotes_the_caught_up_replica_and_fences_the_old_primary()
         assert!(store.admit(&r1, new_lease.epoch).is_accepted());
     }
     assert!(block_on(election.renew(&old_lease)).is_err());
-    // p rejoins as a replica: it holds 3 records the new primary never had.
-    let log = RetainedLog::new(Position(1), Position(100)).unwrap();
+    // p rejoins as a replica: it holds 3 records the new primary never had, so it must rewind
+    // to the fork even after the new primary has written past 103.
+    let mut history = EpochHistory::new(old_lease.epoch);
+    history
+        .on_promotion(new_lease.epoch, promotion.position)
+        .unwrap();
+    let log = RetainedLog::new(Position(1), Position(150)).unwrap();
     assert_eq!(
-        CatchUpConfig::default().plan(Position(103), log),
-        CatchUpPlan::Diverged {
+        CatchUpConfig::default()
+            .plan_rejoin(old_lease.epoch, Position(103), &history, log)
+            .unwrap(),
+        CatchUpPlan::Rewind {
             replica_at: Position(103),
-            head: Position(100)
+            fork_at: Position(100),
+            records_discarded: 3
         }
     );
+    // Without the history, a head below the old primary's position still shows the divergence.
+    let short = RetainedLog::new(Position(1), Position(100)).unwrap();
+    assert!(matches!(
+        CatchUpConfig::default().plan(Position(103), short),
+        CatchUpPlan::Diverged { .. }
+    ));
 }
 
 /// A small deterministic generator (xorshift64*), so a failing seed replays exactly.

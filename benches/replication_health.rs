@@ -48,7 +48,7 @@ fn lag(c: &mut Criterion) {
         tracker.add_replica(r.clone()).unwrap();
     }
     let mut now = Instant::now();
-    let mut position = 0u64;
+    let mut position = 1_000u64;
     let mut group = c.benchmark_group("lag");
     // One primary write and the three replicas' reports of it, 200 µs later: four updates.
     group.bench_function("ha-replication/write+3 reports", |b| {

@@ -305,7 +305,8 @@ impl LagTracker {
 
     /// `replica` reported at `now` that it has written, flushed and replayed up to `positions`.
     /// Returns the lag measured for each stage (`None` for a stage that is caught up with
-    /// nothing new passed).
+    /// nothing new passed). Feed the primary's current position first: a position the primary
+    /// has not reported is refused.
     ///
     /// # Errors
     /// [`Error::UnknownReplica`], [`Error::TimeRegressed`], [`Error::StagesOutOfOrder`],

@@ -13,7 +13,7 @@
 //! | replica lag as PostgreSQL's write / flush / replay lag, p50 / p99 over a window | [`LagTracker`], [`LagWindow`], [`PerStage`], [`LagStage`] |
 //! | in sync / lagging / disconnected | [`LagLimits`], [`LagStatus`] |
 //! | stream from a position, take a snapshot, or rewind a deposed primary | [`CatchUpConfig`], [`CatchUpPlan`], [`RetainedLog`], [`EpochHistory`] |
-//! | φ accrual failure detection (Akka's parameters) | [`PhiAccrualDetector`], [`PhiConfig`] |
+//! | φ accrual failure detection (Akka's parameters) | [`PhiAccrualDetector`], [`PhiConfig`], [`FailureDetectors`] |
 //! | which replica to promote, or why none | [`FailoverSelector`], [`FailoverPolicy`], [`FailoverDecision`], [`Rejection`] |
 //! | the failover's steps against 30 s / RPO 1 min / RTO 5 min | [`FailoverPlan`], [`StepDurations`], [`FailoverTargets`] |
 //! | deposed primaries' writes refused | [`Epoch`], [`Fence`], [`FenceVerdict`] |
@@ -83,6 +83,7 @@ mod epoch_history;
 mod error;
 mod failover;
 mod failover_plan;
+mod failure_detectors;
 mod fencing;
 mod lag;
 mod lag_status;
@@ -102,6 +103,7 @@ pub use failover::{
 pub use failover_plan::{
     FailoverPlan, FailoverStep, FailoverTargets, PlannedStep, StepDurations, TargetCheck,
 };
+pub use failure_detectors::FailureDetectors;
 pub use fencing::{Epoch, Fence, FenceVerdict};
 pub use lag::{LagConfig, LagTracker, ReplicaLag, SampleCount};
 pub use lag_status::{LagLimits, LagStatus};

@@ -126,6 +126,9 @@ pub struct PhiAccrualDetector {
     intervals: VecDeque<u64>,
     sum: u128,
     squares: u128,
+    /// The mean and standard deviation of `intervals` in seconds, kept up to date by `push`.
+    mean: f64,
+    deviation: f64,
     last_heartbeat: Option<Instant>,
 }
 
@@ -142,6 +145,8 @@ impl PhiAccrualDetector {
             intervals: VecDeque::new(),
             sum: 0,
             squares: 0,
+            mean: 0.0,
+            deviation: 0.0,
             last_heartbeat: None,
         };
         let mean = nanos(config.first_heartbeat_estimate);
@@ -190,7 +195,7 @@ impl PhiAccrualDetector {
             return 0.0;
         };
         let silence = now.saturating_duration_since(last).as_secs_f64();
-        let (mean, deviation) = self.mean_and_deviation();
+        let (mean, deviation) = (self.mean, self.deviation);
         let mean = mean + self.config.acceptable_heartbeat_pause.as_secs_f64();
         let deviation = deviation.max(self.config.min_std_deviation.as_secs_f64());
         phi(silence, mean, deviation)
@@ -216,10 +221,7 @@ impl PhiAccrualDetector {
     /// The mean and standard deviation of the recorded intervals, in seconds.
     #[must_use]
     pub fn mean_and_deviation(&self) -> (f64, f64) {
-        let n = self.intervals.len().max(1) as f64;
-        let mean = self.sum as f64 / n;
-        let variance = (self.squares as f64 / n - mean * mean).max(0.0);
-        (mean / 1e9, variance.sqrt() / 1e9)
+        (self.mean, self.deviation)
     }
 
     /// Checks the internal invariants, panicking if one is broken; for tests.
@@ -233,6 +235,8 @@ impl PhiAccrualDetector {
             .map(|&i| u128::from(i) * u128::from(i))
             .sum();
         assert_eq!((sum, squares), (self.sum, self.squares));
+        let n = self.intervals.len() as f64;
+        assert!((self.mean - sum as f64 / n / 1e9).abs() <= 1e-12 * self.mean.max(1.0));
     }
 
     fn push(&mut self, interval: u64) {
@@ -246,6 +250,11 @@ impl PhiAccrualDetector {
         self.intervals.push_back(interval);
         self.sum += u128::from(interval);
         self.squares += u128::from(interval) * u128::from(interval);
+        let n = self.intervals.len() as f64;
+        let mean = self.sum as f64 / n;
+        let variance = (self.squares as f64 / n - mean * mean).max(0.0);
+        self.mean = mean / 1e9;
+        self.deviation = variance.sqrt() / 1e9;
     }
 }
 

@@ -95,6 +95,9 @@ pub struct LagWindow {
     slots: Vec<(u64, QuantileSketch)>,
     origin: Option<Instant>,
     latest: Option<Instant>,
+    /// The slice of the latest sample and the instant it ends, so a sample in the same slice
+    /// needs no division.
+    current: Option<(u64, Instant)>,
 }
 
 impl LagWindow {
@@ -112,6 +115,7 @@ impl LagWindow {
             slots: vec![(0, empty); config.slices as usize],
             origin: None,
             latest: None,
+            current: None,
         })
     }
 
@@ -132,7 +136,18 @@ impl LagWindow {
             }
         }
         let origin = *self.origin.get_or_insert(now);
-        let index = self.slice_index(origin, now);
+        let index = match self.current {
+            Some((index, end)) if now < end => index,
+            _ => {
+                let index = self.slice_index(origin, now);
+                let end = u32::try_from(index.saturating_add(1))
+                    .ok()
+                    .and_then(|next| origin.checked_add(self.slice.checked_mul(next)?));
+                // Past u32::MAX slices (or the end of `Instant`) every sample takes the slow path.
+                self.current = end.map(|end| (index, end));
+                index
+            }
+        };
         let slots = self.slots.len() as u64;
         let slot = &mut self.slots[(index % slots) as usize];
         if slot.0 != index {

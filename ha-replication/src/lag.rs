@@ -412,7 +412,18 @@ impl LagTracker {
         self.report_all(now)
             .into_iter()
             .filter(|r| r.status != LagStatus::InSync)
-            .map(|r| (r.replica, r.status))
+            .map(|r| {
+                tracing::debug!(
+                    replica = %r.replica,
+                    status = %r.status,
+                    judged_lag = ?r.judged_lag,
+                    max_lag = ?self.config.limits.max_lag,
+                    records_behind = *r.records_behind.get(self.config.limits.stage),
+                    silent_for = ?r.silent_for,
+                    "replica not in sync"
+                );
+                (r.replica, r.status)
+            })
             .collect()
     }
 

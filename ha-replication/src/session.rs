@@ -139,6 +139,42 @@ impl<T: Covers> Session<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    /// A minimal version vector, to show a multi-writer token fits the trait.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct Vector(BTreeMap<&'static str, u64>);
+
+    impl Covers for Vector {
+        fn covers(&self, other: &Vector) -> bool {
+            other
+                .0
+                .iter()
+                .all(|(k, v)| self.0.get(k).is_some_and(|mine| mine >= v))
+        }
+
+        fn join(&mut self, other: &Vector) {
+            for (k, v) in &other.0 {
+                let e = self.0.entry(k).or_insert(0);
+                *e = (*e).max(*v);
+            }
+        }
+    }
+
+    #[test]
+    fn a_version_vector_token_needs_every_entry_covered() {
+        let v = |pairs: &[(&'static str, u64)]| Vector(pairs.iter().copied().collect());
+        let mut s = Session::<Vector>::new();
+        s.on_write(v(&[("a", 3)]));
+        s.on_read(&v(&[("b", 2)]));
+        assert_eq!(*s.token(), v(&[("a", 3), ("b", 2)]));
+        let (x, y) = (NodeId::new("x").unwrap(), NodeId::new("y").unwrap());
+        let replicas = [
+            (x.clone(), v(&[("a", 5), ("b", 1)])), // concurrent: misses b's 2
+            (y.clone(), v(&[("a", 3), ("b", 2), ("c", 9)])),
+        ];
+        assert_eq!(s.read_target(&replicas), ReadTarget::Replicas(vec![y]));
+    }
 
     #[test]
     fn the_token_never_goes_back() {

@@ -380,6 +380,19 @@ impl LagTracker {
         Ok(lags)
     }
 
+    /// The earliest instant at which a replica now connected counts as disconnected if it stays
+    /// silent: when to look at the statuses again. `None` when no replica has reported.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let after = self.config.limits.disconnect_after;
+        self.replicas
+            .values()
+            .filter_map(|r| r.last_report)
+            // Silence *over* the limit disconnects: one nanosecond past it.
+            .filter_map(|t| t.checked_add(after + Duration::from_nanos(1)))
+            .min()
+    }
+
     /// `replica`'s lag, status and positions at `now`.
     ///
     /// # Errors
@@ -662,6 +675,13 @@ mod tests {
             LagStatus::InSync
         );
         assert_eq!(t.report_all(later).len(), 2);
+        let deadline = t.poll_timeout().unwrap();
+        assert_eq!(
+            t.status(&id("a"), deadline).unwrap(),
+            LagStatus::Disconnected
+        );
+        let just_before = deadline - Duration::from_nanos(1);
+        assert_eq!(t.status(&id("a"), just_before).unwrap(), LagStatus::InSync);
     }
 
     #[test]

@@ -212,6 +212,48 @@ impl PhiAccrualDetector {
         available
     }
 
+    /// When φ will reach the threshold if no heartbeat arrives: the instant to check the node
+    /// again (a timer's deadline, as `poll_timeout` gives one in a sans-IO loop); `None` before
+    /// the first heartbeat. Exact to a nanosecond (found by bisection, φ growing with silence).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ha_replication::{PhiAccrualDetector, PhiConfig};
+    ///
+    /// let mut detector = PhiAccrualDetector::new(PhiConfig::default())?;
+    /// let start = Instant::now();
+    /// detector.heartbeat(start)?;
+    /// let deadline = detector.suspect_at().unwrap();
+    /// assert!(detector.is_available(deadline - Duration::from_nanos(1)));
+    /// assert!(!detector.is_available(deadline));
+    /// # Ok::<(), ha_replication::Error>(())
+    /// ```
+    #[must_use]
+    pub fn suspect_at(&self) -> Option<Instant> {
+        let last = self.last_heartbeat?;
+        let reached =
+            |silence: u64| self.phi(last + Duration::from_nanos(silence)) >= self.config.threshold;
+        // Find an upper bound by doubling from the mean interval, then bisect.
+        let mut high = nanos(self.config.first_heartbeat_estimate).max(1);
+        while !reached(high) {
+            match high.checked_mul(2) {
+                Some(h) if last.checked_add(Duration::from_nanos(h)).is_some() => high = h,
+                _ => return None,
+            }
+        }
+        let mut low = 0u64;
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if reached(mid) {
+                high = mid;
+            } else {
+                low = mid;
+            }
+        }
+        let at = if reached(low) { low } else { high };
+        last.checked_add(Duration::from_nanos(at))
+    }
+
     /// When the latest heartbeat arrived.
     #[must_use]
     pub fn last_heartbeat(&self) -> Option<Instant> {

@@ -192,3 +192,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn suspect_at_is_the_first_instant_phi_reaches_the_threshold(
+        intervals in prop::collection::vec(100u64..3_000, 0..30),
+        threshold in 0.5f64..16.0,
+    ) {
+        let mut d = PhiAccrualDetector::new(PhiConfig { threshold, ..PhiConfig::default() }).unwrap();
+        let mut now = Instant::now();
+        d.heartbeat(now).unwrap();
+        for i in intervals {
+            now += Duration::from_millis(i);
+            d.heartbeat(now).unwrap();
+        }
+        let at = d.suspect_at().unwrap();
+        prop_assert!(!d.is_available(at));
+        prop_assert!(d.is_available(at - Duration::from_nanos(1)));
+    }
+}

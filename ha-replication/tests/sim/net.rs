@@ -95,6 +95,15 @@ impl<E> Sim<E> {
         Some((at, event))
     }
 
+    /// The next event due at or before `limit`, if any.
+    pub fn pop_until(&mut self, limit: Time) -> Option<(Time, E)> {
+        let (&(at, _), _) = self.queue.first_key_value()?;
+        if at > limit {
+            return None;
+        }
+        self.pop()
+    }
+
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()
     }

@@ -212,6 +212,92 @@ impl ReplicationConfig {
     }
 }
 
+/// The N / R / W settings of a keyspace: the replication config and the levels its reads and
+/// writes use. Default: three replicas, `QUORUM` reads and writes.
+///
+/// ```
+/// use ha_replication::{ConsistencyLevel, QuorumConfig, ReplicationConfig};
+///
+/// let config = QuorumConfig::default();
+/// config.validate()?;
+/// assert!(config.reads_see_acknowledged_writes()); // 2 + 2 > 3
+/// let fast = QuorumConfig { read: ConsistencyLevel::One, ..QuorumConfig::default() };
+/// assert!(!fast.reads_see_acknowledged_writes()); // 1 + 2 = 3
+/// # Ok::<(), ha_replication::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct QuorumConfig {
+    /// Copies kept per datacenter (N); default three in one datacenter.
+    pub replication: ReplicationConfig,
+    /// The level reads wait for (R); default `QUORUM`.
+    pub read: ConsistencyLevel,
+    /// The level writes wait for (W); default `QUORUM`.
+    pub write: ConsistencyLevel,
+}
+
+impl Default for QuorumConfig {
+    fn default() -> Self {
+        QuorumConfig {
+            replication: ReplicationConfig::default(),
+            read: ConsistencyLevel::Quorum,
+            write: ConsistencyLevel::Quorum,
+        }
+    }
+}
+
+impl QuorumConfig {
+    /// Checks the settings: the replication config and both levels under it.
+    ///
+    /// # Errors
+    /// As [`ReplicationConfig::requirement`] for either level.
+    pub fn validate(&self) -> Result<()> {
+        self.read_requirement()?;
+        self.write_requirement()?;
+        Ok(())
+    }
+
+    /// What a read needs.
+    ///
+    /// # Errors
+    /// As [`ReplicationConfig::requirement`].
+    pub fn read_requirement(&self) -> Result<Requirement> {
+        self.replication.requirement(self.read)
+    }
+
+    /// What a write needs.
+    ///
+    /// # Errors
+    /// As [`ReplicationConfig::requirement`].
+    pub fn write_requirement(&self) -> Result<Requirement> {
+        self.replication.requirement(self.write)
+    }
+
+    /// Whether every read quorum meets every write quorum, so a read sees every write
+    /// acknowledged before it began (with strict quorums: a sloppy quorum's stand-ins do not
+    /// count): `R + W > N` over all replicas, or `R + W > N` within some datacenter both
+    /// levels count in. False for an invalid config.
+    #[must_use]
+    pub fn reads_see_acknowledged_writes(&self) -> bool {
+        let (Ok(r), Ok(w)) = (self.read_requirement(), self.write_requirement()) else {
+            return false;
+        };
+        if r.total + w.total > self.replication.replication_factor() {
+            return true;
+        }
+        r.per_datacenter.iter().any(|(dc, r_dc)| {
+            w.per_datacenter.iter().any(|(wdc, w_dc)| {
+                wdc == dc
+                    && self
+                        .replication
+                        .datacenters
+                        .get(dc)
+                        .is_some_and(|n| r_dc + w_dc > *n)
+            })
+        })
+    }
+}
+
 /// What an operation needs to succeed: a number of replies from anywhere, and a number from each
 /// listed datacenter. Both must be met.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +381,29 @@ mod tests {
             ReplicationConfig::new(Vec::<(String, usize)>::new(), None),
             Err(Error::NoDatacenters)
         );
+    }
+
+    #[test]
+    fn local_quorum_pairs_overlap_within_the_local_datacenter_only() {
+        let replication = ReplicationConfig::new([("eu", 3), ("us", 3)], Some("eu")).unwrap();
+        let local = QuorumConfig {
+            replication: replication.clone(),
+            read: ConsistencyLevel::LocalQuorum,
+            write: ConsistencyLevel::LocalQuorum,
+        };
+        assert!(local.reads_see_acknowledged_writes());
+        let one_each = QuorumConfig {
+            replication,
+            read: ConsistencyLevel::One,
+            write: ConsistencyLevel::EachQuorum,
+        };
+        assert!(!one_each.reads_see_acknowledged_writes());
+        let bad = QuorumConfig {
+            read: ConsistencyLevel::Count(9),
+            ..QuorumConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        assert!(!bad.reads_see_acknowledged_writes());
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub use abd::{
 pub use conflict::{
     ConflictResolver, KeepSiblings, LastWriterWins, MergeWith, Reconcile, Resolved, Stamped,
 };
-pub use consistency::{ConsistencyLevel, DEFAULT_DATACENTER, ReplicationConfig, Requirement};
+pub use consistency::{
+    ConsistencyLevel, DEFAULT_DATACENTER, QuorumConfig, ReplicationConfig, Requirement,
+};
 pub use dotted::{Dot, DvvSet};
 pub use error::{Error, Result};
 pub use hinted_handoff::{Hint, HintConfig, HintOutcome, HintStore};

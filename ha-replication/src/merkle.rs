@@ -79,11 +79,54 @@ pub struct KeyRange {
 /// assert_eq!(keys, ["b"]);
 /// # Ok::<(), ha_replication::Error>(())
 /// ```
+///
+/// Trees travel between replicas as serde data (with the `serde` feature): depth and node hashes,
+/// checked when read back (a node count that does not match the depth is refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "MerkleTreeData", into = "MerkleTreeData")
+)]
 pub struct MerkleTree {
     depth: u8,
     /// Heap layout: node `i` has children `2i + 1` and `2i + 2`; leaves start at `2^depth - 1`.
     nodes: Vec<u64>,
+}
+
+/// The serde form of a [`MerkleTree`].
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct MerkleTreeData {
+    depth: u8,
+    nodes: Vec<u64>,
+}
+
+impl TryFrom<MerkleTreeData> for MerkleTree {
+    type Error = crate::Error;
+
+    fn try_from(data: MerkleTreeData) -> Result<MerkleTree> {
+        let mut tree = MerkleTree::new(data.depth)?;
+        if data.nodes.len() != tree.nodes.len() {
+            return Err(ha_core::Error::OutOfRange {
+                name: "merkle tree node count",
+                value: data.nodes.len() as f64,
+                range: "2^(depth + 1) - 1",
+            }
+            .into());
+        }
+        tree.nodes = data.nodes;
+        Ok(tree)
+    }
+}
+
+impl From<MerkleTree> for MerkleTreeData {
+    fn from(tree: MerkleTree) -> MerkleTreeData {
+        MerkleTreeData {
+            depth: tree.depth,
+            nodes: tree.nodes,
+        }
+    }
 }
 
 impl MerkleTree {

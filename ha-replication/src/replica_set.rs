@@ -22,6 +22,11 @@ use crate::{DEFAULT_DATACENTER, Error, Result};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "Vec<(NodeId, String)>", into = "Vec<(NodeId, String)>")
+)]
 pub struct ReplicaSet {
     inner: Arc<Inner>,
 }
@@ -138,8 +143,33 @@ impl ReplicaSet {
         self.inner.nodes.binary_search(node).ok()
     }
 
+    /// The `(node, datacenter)` pairs, sorted by node.
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &str)> {
+        self.inner
+            .nodes
+            .iter()
+            .zip(&self.inner.datacenter)
+            .map(|(id, dc)| (id, self.inner.datacenters[*dc].as_str()))
+    }
+
     /// The datacenter index (into [`datacenters`](Self::datacenters)) of the replica at `index`.
     pub(crate) fn datacenter_index(&self, index: usize) -> usize {
         self.inner.datacenter.get(index).copied().unwrap_or(0)
+    }
+}
+
+impl TryFrom<Vec<(NodeId, String)>> for ReplicaSet {
+    type Error = Error;
+
+    fn try_from(pairs: Vec<(NodeId, String)>) -> Result<ReplicaSet> {
+        ReplicaSet::new(pairs)
+    }
+}
+
+impl From<ReplicaSet> for Vec<(NodeId, String)> {
+    fn from(set: ReplicaSet) -> Vec<(NodeId, String)> {
+        set.iter()
+            .map(|(id, dc)| (id.clone(), dc.to_owned()))
+            .collect()
     }
 }

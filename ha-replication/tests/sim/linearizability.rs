@@ -52,11 +52,10 @@ pub fn check(history: &[Op]) -> Result<(), String> {
             .filter_map(|i| history[i].ret)
             .min()
             .unwrap_or(u64::MAX);
-        for i in 0..n {
-            if done & (1 << i) != 0 || history[i].call > min_ret {
+        for (i, &op) in history.iter().enumerate() {
+            if done & (1 << i) != 0 || op.call > min_ret {
                 continue;
             }
-            let op = history[i];
             let next = match op.kind {
                 OpKind::Write(v) => Some(Some(v)),
                 OpKind::Read(v) if v == state => Some(state),

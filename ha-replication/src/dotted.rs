@@ -61,12 +61,68 @@ impl Dot {
 /// assert_eq!(key.values().collect::<Vec<_>>(), [&"x+y"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Its serde form is the clock and the `(dot, value)` siblings; one read back with siblings out
+/// of dot order, a dot twice, or a dot its clock has not seen is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(
+        try_from = "DvvSetData<V>",
+        into = "DvvSetData<V>",
+        bound(
+            serialize = "V: Clone + serde::Serialize",
+            deserialize = "V: serde::Deserialize<'de>"
+        )
+    )
+)]
 pub struct DvvSet<V> {
     clock: VersionVector,
     /// Sorted by dot.
     siblings: Vec<(Dot, V)>,
+}
+
+/// The serde form of a [`DvvSet`].
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct DvvSetData<V> {
+    clock: VersionVector,
+    siblings: Vec<(Dot, V)>,
+}
+
+impl<V> TryFrom<DvvSetData<V>> for DvvSet<V> {
+    type Error = Error;
+
+    fn try_from(data: DvvSetData<V>) -> Result<DvvSet<V>> {
+        if data.siblings.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(Error::InvalidVersion(
+                "siblings must be sorted by dot, each dot once",
+            ));
+        }
+        if data
+            .siblings
+            .iter()
+            .any(|(d, _)| d.counter == 0 || !d.is_covered_by(&data.clock))
+        {
+            return Err(Error::InvalidVersion(
+                "every sibling's dot must be a seen event of the clock",
+            ));
+        }
+        Ok(DvvSet {
+            clock: data.clock,
+            siblings: data.siblings,
+        })
+    }
+}
+
+impl<V> From<DvvSet<V>> for DvvSetData<V> {
+    fn from(set: DvvSet<V>) -> DvvSetData<V> {
+        DvvSetData {
+            clock: set.clock,
+            siblings: set.siblings,
+        }
+    }
 }
 
 impl<V> Default for DvvSet<V> {

@@ -101,6 +101,9 @@ pub enum Error {
     /// within one physical tick); the clock is left unchanged.
     #[error("hybrid logical clock counter exhausted within one physical tick")]
     ClockCounterExhausted,
+    /// Version data read back (serde) that no sequence of operations could have made.
+    #[error("invalid version data: {0}")]
+    InvalidVersion(&'static str),
     /// A counter (a version vector entry, a write tag) that would overflow `u64`.
     #[error("{0} counter would overflow")]
     CounterOverflow(&'static str),

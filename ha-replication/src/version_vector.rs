@@ -52,8 +52,15 @@ pub enum Causality {
 /// assert_eq!(left.get(&a), 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Its serde form is the list of `(actor, counter)` pairs; one read back with actors out of
+/// order, an actor twice or a zero counter is refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "Vec<(NodeId, u64)>", into = "Vec<(NodeId, u64)>")
+)]
 pub struct VersionVector {
     /// `(actor, counter)` pairs, sorted by actor, counters above zero.
     entries: Vec<(NodeId, u64)>,
@@ -274,6 +281,30 @@ impl VersionVector {
 
     fn find(&self, actor: &NodeId) -> std::result::Result<usize, usize> {
         self.entries.binary_search_by(|(a, _)| a.cmp(actor))
+    }
+}
+
+impl TryFrom<Vec<(NodeId, u64)>> for VersionVector {
+    type Error = Error;
+
+    fn try_from(entries: Vec<(NodeId, u64)>) -> Result<VersionVector> {
+        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(Error::InvalidVersion(
+                "version vector actors must be sorted and distinct",
+            ));
+        }
+        if entries.iter().any(|(_, c)| *c == 0) {
+            return Err(Error::InvalidVersion(
+                "version vector counters must be above zero",
+            ));
+        }
+        Ok(VersionVector { entries })
+    }
+}
+
+impl From<VersionVector> for Vec<(NodeId, u64)> {
+    fn from(vv: VersionVector) -> Vec<(NodeId, u64)> {
+        vv.entries
     }
 }
 

@@ -97,7 +97,7 @@ impl WriteCoordinator {
     }
 
     /// Takes in the time: past the deadline, an undecided write fails with
-    /// [`QuorumFailure::Timeout`]. Harmless to call early or often.
+    /// [`QuorumFailure::Timeout`](crate::QuorumFailure::Timeout). Harmless to call early or often.
     pub fn handle_timeout(&mut self, now: Instant) -> Progress<usize> {
         if self.decided.is_none() && deadline_passed(self.deadline, now) {
             let failure = self.tally.timeout_failure();

@@ -41,3 +41,22 @@ fn bad_replica_sets_and_trees_are_refused_when_read_back() {
     assert!(serde_json::from_str::<MerkleTree>(r#"{"depth":2,"nodes":[0,0]}"#).is_err());
     assert!(serde_json::from_str::<MerkleTree>(r#"{"depth":40,"nodes":[]}"#).is_err());
 }
+
+#[test]
+fn versions_no_operation_could_make_are_refused_when_read_back() {
+    assert!(serde_json::from_str::<VersionVector>(r#"[["a",1],["b",2]]"#).is_ok());
+    assert!(serde_json::from_str::<VersionVector>(r#"[["b",1],["a",2]]"#).is_err());
+    assert!(serde_json::from_str::<VersionVector>(r#"[["a",0]]"#).is_err());
+    let ok = r#"{"clock":[["a",2]],"siblings":[[{"actor":"a","counter":1},"x"],[{"actor":"a","counter":2},"y"]]}"#;
+    assert_eq!(
+        serde_json::from_str::<DvvSet<String>>(ok)
+            .unwrap()
+            .siblings()
+            .len(),
+        2
+    );
+    let unseen = r#"{"clock":[["a",1]],"siblings":[[{"actor":"a","counter":2},"x"]]}"#;
+    assert!(serde_json::from_str::<DvvSet<String>>(unseen).is_err());
+    let unsorted = r#"{"clock":[["a",2]],"siblings":[[{"actor":"a","counter":2},"x"],[{"actor":"a","counter":1},"y"]]}"#;
+    assert!(serde_json::from_str::<DvvSet<String>>(unsorted).is_err());
+}

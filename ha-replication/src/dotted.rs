@@ -215,6 +215,17 @@ impl<V: Clone> DvvSet<V> {
     /// other side has seen its dot and dropped it (it was superseded there), and merges the
     /// clocks.
     pub fn merge(&mut self, other: &DvvSet<V>) {
+        // Fast path: the same clock and the same dots (replicas in agreement) change nothing.
+        if self.clock == other.clock
+            && self.siblings.len() == other.siblings.len()
+            && self
+                .siblings
+                .iter()
+                .zip(&other.siblings)
+                .all(|(a, b)| a.0 == b.0)
+        {
+            return;
+        }
         let mut merged: Vec<(Dot, V)> =
             Vec::with_capacity(self.siblings.len() + other.siblings.len());
         let (mut i, mut j) = (0, 0);

@@ -100,7 +100,7 @@ pub use hlc::{HlcTimestamp, HybridClock};
 pub use merkle::{KeyRange, MAX_MERKLE_DEPTH, MerkleTree, merkle_key_hash};
 pub use quorum::{Progress, QuorumFailure};
 pub use read_coordinator::{ReadCoordinator, RepairWrite};
-pub use replica_set::ReplicaSet;
+pub use replica_set::{MAX_REPLICAS, ReplicaSet};
 pub use sloppy_quorum::{SloppyTarget, sloppy_targets};
 pub use version_vector::{Causality, VersionVector};
 pub use write_coordinator::WriteCoordinator;

@@ -49,28 +49,33 @@ pub(crate) enum TallyStatus {
     Failed(QuorumFailure),
 }
 
-/// Replies of one operation phase, per replica and per datacenter.
+/// The count of one datacenter a requirement names.
+#[derive(Debug, Clone, Copy)]
+struct DcCount {
+    /// Index into the replica set's datacenters.
+    dc: usize,
+    needed: usize,
+    size: usize,
+    ok: usize,
+    failed: usize,
+}
+
+/// Replies of one operation phase, per replica (bit masks: a replica set holds at most
+/// [`MAX_REPLICAS`](crate::replica_set::MAX_REPLICAS)) and per datacenter the requirement names.
+/// Building one allocates only for per-datacenter levels.
 #[derive(Debug, Clone)]
 pub(crate) struct Tally {
     replicas: ReplicaSet,
-    replies: Vec<Reply>,
+    ok_mask: u128,
+    failed_mask: u128,
     need_total: usize,
-    /// Per datacenter index of the replica set: needed, succeeded, failed, size.
-    need_dc: Vec<usize>,
-    ok_dc: Vec<usize>,
-    failed_dc: Vec<usize>,
-    size_dc: Vec<usize>,
+    dcs: Vec<DcCount>,
     ok_total: usize,
     failed_total: usize,
 }
 
 impl Tally {
     pub(crate) fn new(replicas: ReplicaSet, requirement: &Requirement) -> Result<Tally> {
-        let dcs = replicas.datacenters().len();
-        let mut size_dc = vec![0; dcs];
-        for i in 0..replicas.len() {
-            size_dc[replicas.datacenter_index(i)] += 1;
-        }
         if requirement.total > replicas.len() {
             return Err(Error::Unavailable {
                 scope: "all datacenters".to_owned(),
@@ -78,29 +83,33 @@ impl Tally {
                 available: replicas.len(),
             });
         }
-        let mut need_dc = vec![0; dcs];
-        for (dc, needed) in &requirement.per_datacenter {
-            let index = replicas.datacenters().binary_search(dc);
-            let available = index.map_or(0, |i| size_dc[i]);
+        let mut dcs = Vec::new();
+        for (name, needed) in &requirement.per_datacenter {
+            let index = replicas.datacenters().binary_search(name);
+            let size = index.map_or(0, |i| replicas.datacenter_size(i));
             match index {
-                Ok(i) if available >= *needed => need_dc[i] = *needed,
+                Ok(dc) if size >= *needed => dcs.push(DcCount {
+                    dc,
+                    needed: *needed,
+                    size,
+                    ok: 0,
+                    failed: 0,
+                }),
                 _ => {
                     return Err(Error::Unavailable {
-                        scope: dc.clone(),
+                        scope: name.clone(),
                         needed: *needed,
-                        available,
+                        available: size,
                     });
                 }
             }
         }
         Ok(Tally {
-            replies: vec![Reply::Pending; replicas.len()],
             replicas,
+            ok_mask: 0,
+            failed_mask: 0,
             need_total: requirement.total,
-            need_dc,
-            ok_dc: vec![0; dcs],
-            failed_dc: vec![0; dcs],
-            size_dc,
+            dcs,
             ok_total: 0,
             failed_total: 0,
         })
@@ -116,24 +125,39 @@ impl Tally {
             .replicas
             .index_of(from)
             .ok_or_else(|| Error::UnknownReplica(from.clone()))?;
-        if self.replies[index] != Reply::Pending {
+        let bit = 1u128 << index;
+        if (self.ok_mask | self.failed_mask) & bit != 0 {
             return Err(Error::DuplicateReply(from.clone()));
         }
         let dc = self.replicas.datacenter_index(index);
+        let counted = self.dcs.iter_mut().find(|c| c.dc == dc);
         if succeeded {
-            self.replies[index] = Reply::Succeeded;
+            self.ok_mask |= bit;
             self.ok_total += 1;
-            self.ok_dc[dc] += 1;
+            if let Some(c) = counted {
+                c.ok += 1;
+            }
         } else {
-            self.replies[index] = Reply::Failed;
+            self.failed_mask |= bit;
             self.failed_total += 1;
-            self.failed_dc[dc] += 1;
+            if let Some(c) = counted {
+                c.failed += 1;
+            }
         }
         Ok(index)
     }
 
     pub(crate) fn reply(&self, index: usize) -> Reply {
-        self.replies.get(index).copied().unwrap_or(Reply::Pending)
+        let bit = 1u128
+            .checked_shl(u32::try_from(index).unwrap_or(u32::MAX))
+            .unwrap_or(0);
+        if self.ok_mask & bit != 0 {
+            Reply::Succeeded
+        } else if self.failed_mask & bit != 0 {
+            Reply::Failed
+        } else {
+            Reply::Pending
+        }
     }
 
     pub(crate) fn succeeded(&self) -> usize {
@@ -142,7 +166,7 @@ impl Tally {
 
     pub(crate) fn status(&self) -> TallyStatus {
         let n = self.replicas.len();
-        if self.ok_total + (n - self.ok_total - self.failed_total) < self.need_total {
+        if n - self.failed_total < self.need_total {
             return TallyStatus::Failed(QuorumFailure::NotEnoughReplicas {
                 datacenter: None,
                 needed: self.need_total,
@@ -150,82 +174,80 @@ impl Tally {
                 failed: self.failed_total,
             });
         }
-        for dc in 0..self.need_dc.len() {
-            let pending = self.size_dc[dc] - self.ok_dc[dc] - self.failed_dc[dc];
-            if self.ok_dc[dc] + pending < self.need_dc[dc] {
-                return TallyStatus::Failed(QuorumFailure::NotEnoughReplicas {
-                    datacenter: Some(self.replicas.datacenters()[dc].clone()),
-                    needed: self.need_dc[dc],
-                    succeeded: self.ok_dc[dc],
-                    failed: self.failed_dc[dc],
-                });
-            }
+        if let Some(c) = self.dcs.iter().find(|c| c.size - c.failed < c.needed) {
+            return TallyStatus::Failed(QuorumFailure::NotEnoughReplicas {
+                datacenter: Some(self.replicas.datacenters()[c.dc].clone()),
+                needed: c.needed,
+                succeeded: c.ok,
+                failed: c.failed,
+            });
         }
-        if self.met() {
+        if self.ok_total >= self.need_total && self.dcs.iter().all(|c| c.ok >= c.needed) {
             TallyStatus::Met
         } else {
             TallyStatus::Pending
         }
     }
 
-    fn met(&self) -> bool {
-        self.ok_total >= self.need_total
-            && self
-                .ok_dc
-                .iter()
-                .zip(&self.need_dc)
-                .all(|(ok, need)| ok >= need)
-    }
-
     /// The failure to report when the deadline passes with the requirement unmet.
     pub(crate) fn timeout_failure(&self) -> QuorumFailure {
-        if self.ok_total < self.need_total {
-            return QuorumFailure::Timeout {
+        match self.dcs.iter().find(|c| c.ok < c.needed) {
+            Some(c) if self.ok_total >= self.need_total => QuorumFailure::Timeout {
+                datacenter: Some(self.replicas.datacenters()[c.dc].clone()),
+                needed: c.needed,
+                succeeded: c.ok,
+            },
+            _ => QuorumFailure::Timeout {
                 datacenter: None,
                 needed: self.need_total,
                 succeeded: self.ok_total,
-            };
-        }
-        let dc = (0..self.need_dc.len())
-            .find(|&dc| self.ok_dc[dc] < self.need_dc[dc])
-            .unwrap_or(0);
-        QuorumFailure::Timeout {
-            datacenter: self.replicas.datacenters().get(dc).cloned(),
-            needed: self.need_dc.get(dc).copied().unwrap_or(0),
-            succeeded: self.ok_dc.get(dc).copied().unwrap_or(0),
+            },
         }
     }
 
     /// Replicas that replied with success.
     pub(crate) fn succeeded_nodes(&self) -> impl Iterator<Item = &NodeId> {
+        let mask = self.ok_mask;
         self.replicas
             .nodes()
             .iter()
-            .zip(&self.replies)
-            .filter(|(_, r)| **r == Reply::Succeeded)
-            .map(|(id, _)| id)
+            .enumerate()
+            .filter(move |(i, _)| mask & (1u128 << i) != 0)
+            .map(|(_, id)| id)
     }
 
     /// Recounts the counters from the per-replica replies.
     pub(crate) fn check_invariants(&self) {
-        let ok = self
-            .replies
-            .iter()
-            .filter(|r| **r == Reply::Succeeded)
-            .count();
-        let failed = self.replies.iter().filter(|r| **r == Reply::Failed).count();
-        assert_eq!(ok, self.ok_total, "succeeded count");
-        assert_eq!(failed, self.failed_total, "failed count");
         assert_eq!(
-            self.ok_dc.iter().sum::<usize>(),
-            ok,
-            "succeeded per datacenter"
+            self.ok_mask & self.failed_mask,
+            0,
+            "a replica both succeeded and failed"
         );
         assert_eq!(
-            self.failed_dc.iter().sum::<usize>(),
-            failed,
-            "failed per datacenter"
+            self.ok_mask.count_ones() as usize,
+            self.ok_total,
+            "succeeded count"
         );
+        assert_eq!(
+            self.failed_mask.count_ones() as usize,
+            self.failed_total,
+            "failed count"
+        );
+        assert!(
+            self.replicas.len() >= 128
+                || (self.ok_mask | self.failed_mask) >> self.replicas.len() == 0
+        );
+        for c in &self.dcs {
+            let in_dc = |mask: u128| {
+                (0..self.replicas.len())
+                    .filter(|&i| {
+                        mask & (1u128 << i) != 0 && self.replicas.datacenter_index(i) == c.dc
+                    })
+                    .count()
+            };
+            assert_eq!(in_dc(self.ok_mask), c.ok, "succeeded in datacenter");
+            assert_eq!(in_dc(self.failed_mask), c.failed, "failed in datacenter");
+        }
     }
 }
 

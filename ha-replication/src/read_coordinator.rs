@@ -10,7 +10,7 @@ use std::time::Instant;
 use ha_core::NodeId;
 
 use crate::quorum::{Tally, TallyStatus, deadline_passed};
-use crate::{Progress, ReplicaSet, Requirement, Result};
+use crate::{Progress, QuorumFailure, ReplicaSet, Requirement, Result};
 
 /// A write that brings a stale replica up to date: send `value` to `replica`, which reconciles
 /// it with its copy.
@@ -70,9 +70,18 @@ pub struct ReadCoordinator<T> {
     deadline: Instant,
     /// Per replica index: the copy received (`Some(None)`: replied, holds nothing).
     copies: Vec<Option<Option<T>>>,
-    /// All copies received, reconciled.
+    /// The copies received until the decision, reconciled: the answer, once decided.
     merged: Option<T>,
-    decided: Option<Progress<Option<T>>>,
+    /// Every copy received, including after the decision, reconciled (only once a copy comes
+    /// late): what repairs bring replicas up to.
+    latest: Option<T>,
+    decided: Option<Decision>,
+}
+
+#[derive(Debug, Clone)]
+enum Decision {
+    Succeeded,
+    Failed(QuorumFailure),
 }
 
 impl<T: crate::Reconcile> ReadCoordinator<T> {
@@ -92,6 +101,7 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
             deadline,
             copies,
             merged: None,
+            latest: None,
             decided: None,
         })
     }
@@ -110,9 +120,17 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
     pub fn on_value(&mut self, from: &NodeId, copy: Option<T>) -> Result<Progress<Option<T>>> {
         let index = self.tally.record(from, true)?;
         if let Some(copy) = &copy {
-            match &mut self.merged {
+            let into = if self.decided.is_some() {
+                if self.latest.is_none() {
+                    self.latest = self.merged.clone();
+                }
+                &mut self.latest
+            } else {
+                &mut self.merged
+            };
+            match into {
                 Some(merged) => merged.reconcile(copy),
-                None => self.merged = Some(copy.clone()),
+                None => *into = Some(copy.clone()),
             }
         }
         if let Some(slot) = self.copies.get_mut(index) {
@@ -136,7 +154,7 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
         if self.decided.is_none() && deadline_passed(self.deadline, now) {
             let failure = self.tally.timeout_failure();
             tracing::debug!(?failure, "read timed out");
-            self.decided = Some(Progress::Failed(failure));
+            self.decided = Some(Decision::Failed(failure));
         }
         self.progress()
     }
@@ -151,13 +169,18 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
     /// Where the read stands.
     #[must_use]
     pub fn progress(&self) -> Progress<Option<T>> {
-        self.decided.clone().unwrap_or(Progress::NeedMore)
+        match &self.decided {
+            None => Progress::NeedMore,
+            Some(Decision::Succeeded) => Progress::Succeeded(self.merged.clone()),
+            Some(Decision::Failed(failure)) => Progress::Failed(failure.clone()),
+        }
     }
 
-    /// Every copy received so far, reconciled (`None` if none holds the key).
+    /// Every copy received so far, reconciled (`None` if none holds the key); after the
+    /// decision it may be newer than the answer.
     #[must_use]
     pub fn merged(&self) -> Option<&T> {
-        self.merged.as_ref()
+        self.latest.as_ref().or(self.merged.as_ref())
     }
 
     /// The read-repair writes: the reconciled value of every copy received so far, to each
@@ -165,7 +188,7 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
     /// answer are not listed — hinted handoff and anti-entropy reach them. Sorted by replica id.
     #[must_use]
     pub fn repairs(&self) -> Vec<RepairWrite<T>> {
-        let Some(merged) = &self.merged else {
+        let Some(merged) = self.merged() else {
             return Vec::new();
         };
         let repairs: Vec<RepairWrite<T>> = self
@@ -207,11 +230,11 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
                 TallyStatus::Pending => {}
                 TallyStatus::Met => {
                     tracing::debug!(replies = self.tally.succeeded(), "read quorum met");
-                    self.decided = Some(Progress::Succeeded(self.merged.clone()));
+                    self.decided = Some(Decision::Succeeded);
                 }
                 TallyStatus::Failed(failure) => {
                     tracing::debug!(?failure, "read quorum impossible");
-                    self.decided = Some(Progress::Failed(failure));
+                    self.decided = Some(Decision::Failed(failure));
                 }
             }
         }

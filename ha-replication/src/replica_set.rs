@@ -6,8 +6,12 @@ use ha_core::{Node, NodeId};
 
 use crate::{DEFAULT_DATACENTER, Error, Result};
 
+/// The most replicas a [`ReplicaSet`] holds (a key's copies, with stand-ins: far above any
+/// replication factor in use).
+pub const MAX_REPLICAS: usize = 128;
+
 /// The replicas of one key that an operation asks, each with its datacenter: validated once
-/// (not empty, no node twice), then shared cheaply — cloning is a reference count, so a
+/// (not empty, at most [`MAX_REPLICAS`], no node twice), then shared cheaply — cloning is a reference count, so a
 /// coordinator per operation costs no copy of the set.
 ///
 /// ```
@@ -39,13 +43,16 @@ struct Inner {
     datacenter: Vec<usize>,
     /// Sorted, distinct.
     datacenters: Vec<String>,
+    /// Replicas in each datacenter.
+    sizes: Vec<usize>,
 }
 
 impl ReplicaSet {
     /// A set from `(node, datacenter)` pairs.
     ///
     /// # Errors
-    /// [`Error::EmptyReplicaSet`], or [`Error::DuplicateReplica`] for a node given twice.
+    /// [`Error::EmptyReplicaSet`]; [`ha_core::Error::TooLarge`] (as [`Error::Core`]) above
+    /// [`MAX_REPLICAS`]; [`Error::DuplicateReplica`] for a node given twice.
     pub fn new<S: Into<String>>(
         replicas: impl IntoIterator<Item = (NodeId, S)>,
     ) -> Result<ReplicaSet> {
@@ -56,6 +63,14 @@ impl ReplicaSet {
         if pairs.is_empty() {
             return Err(Error::EmptyReplicaSet);
         }
+        if pairs.len() > MAX_REPLICAS {
+            return Err(ha_core::Error::TooLarge {
+                name: "replica set size",
+                value: pairs.len() as u64,
+                max: MAX_REPLICAS as u64,
+            }
+            .into());
+        }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(Error::DuplicateReplica(w[0].0.clone()));
@@ -63,15 +78,20 @@ impl ReplicaSet {
         let mut datacenters: Vec<String> = pairs.iter().map(|(_, dc)| dc.clone()).collect();
         datacenters.sort();
         datacenters.dedup();
-        let datacenter = pairs
+        let datacenter: Vec<usize> = pairs
             .iter()
             .map(|(_, dc)| datacenters.binary_search(dc).unwrap_or(0))
             .collect();
+        let mut sizes = vec![0; datacenters.len()];
+        for &dc in &datacenter {
+            sizes[dc] += 1;
+        }
         Ok(ReplicaSet {
             inner: Arc::new(Inner {
                 nodes: pairs.into_iter().map(|(id, _)| id).collect(),
                 datacenter,
                 datacenters,
+                sizes,
             }),
         })
     }
@@ -150,6 +170,11 @@ impl ReplicaSet {
             .iter()
             .zip(&self.inner.datacenter)
             .map(|(id, dc)| (id, self.inner.datacenters[*dc].as_str()))
+    }
+
+    /// The number of replicas in the datacenter at `index` of [`datacenters`](Self::datacenters).
+    pub(crate) fn datacenter_size(&self, index: usize) -> usize {
+        self.inner.sizes.get(index).copied().unwrap_or(0)
     }
 
     /// The datacenter index (into [`datacenters`](Self::datacenters)) of the replica at `index`.

@@ -1,8 +1,8 @@
 //! Quorum decisions and version-vector work on the hot path of every replicated read and write:
-//! a write coordinator fed a majority of acknowledgements, a read coordinator fed a majority of
-//! copies (reconciled, with its read repairs listed: the stale replica gets one), for N = 3 and
-//! 5; version-vector compare and
-//! merge with 10 actors.
+//! a write coordinator fed a majority of acknowledgements; a read coordinator fed a majority of
+//! copies, reconciled, with its read repairs listed (one replica is stale) — for last-writer-wins
+//! values (the coordinator's own cost) and for dotted version vector sets; N = 3 and 5.
+//! Version-vector compare and merge with 10 actors.
 //!
 //! Run: `cargo bench --bench replication_quorum`. Target: each well under 1 µs.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use ha::core::NodeId;
 use ha::replication::{
-    DvvSet, Progress, ReadCoordinator, ReplicaSet, Requirement, VersionVector, WriteCoordinator,
+    DvvSet, HlcTimestamp, Progress, ReadCoordinator, ReplicaSet, Requirement, Stamped,
+    VersionVector, WriteCoordinator,
 };
 
 fn ids(n: usize) -> Vec<NodeId> {
@@ -49,11 +50,38 @@ fn quorum(c: &mut Criterion) {
         let mut new = old.clone();
         let context = new.context().clone();
         new.write(&nodes[1], &context, 2).unwrap();
+        // Last-writer-wins copies: the coordinator's own cost, with a value that is cheap to
+        // reconcile and clone.
+        let stamp = |n| HlcTimestamp {
+            wall_nanos: n,
+            logical: 0,
+        };
+        let lww: Vec<Stamped<u64>> = (0..n)
+            .map(|i| Stamped::new(7, stamp(if i == 0 { 1 } else { 2 }), nodes[0].clone()))
+            .collect();
+        group.bench_with_input(BenchmarkId::new("read-decision-lww", n), &n, |b, _| {
+            b.iter_batched(
+                || lww.clone(),
+                |copies| {
+                    let mut read: ReadCoordinator<Stamped<u64>> =
+                        ReadCoordinator::new(set.clone(), black_box(&majority), deadline).unwrap();
+                    let mut progress = Progress::NeedMore;
+                    for (node, copy) in nodes.iter().zip(copies) {
+                        progress = read.on_value(node, Some(copy)).unwrap();
+                        if progress.is_done() {
+                            break;
+                        }
+                    }
+                    (progress, read.repairs().len())
+                },
+                BatchSize::SmallInput,
+            )
+        });
         // The copies arrive as owned values (cloned outside the measurement).
         let copies: Vec<DvvSet<u64>> = (0..n)
             .map(|i| if i == 0 { old.clone() } else { new.clone() })
             .collect();
-        group.bench_with_input(BenchmarkId::new("read-decision", n), &n, |b, _| {
+        group.bench_with_input(BenchmarkId::new("read-decision-dvv", n), &n, |b, _| {
             b.iter_batched(
                 || copies.clone(),
                 |copies| {

@@ -186,6 +186,12 @@ impl VersionVector {
             self.entries.clone_from(&other.entries);
             return;
         }
+        // Fast path: `other` has seen everything `self` has (a newer copy of the same key):
+        // take its entries, reusing the allocation.
+        if self.entries.len() < other.entries.len() && other.descends(self) {
+            self.entries.clone_from(&other.entries);
+            return;
+        }
         // Fast path: the same actors in the same order, as between replicas of one key.
         if self.entries.len() == other.entries.len()
             && self

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use ha_core::NodeId;
 use ha_replication::{
-    Causality, DvvSet, Progress, ReplicaSet, Requirement, VersionVector, WriteCoordinator,
+    Causality, DvvSet, HlcTimestamp, Progress, ReadCoordinator, Reconcile, ReplicaSet, Requirement,
+    Stamped, VersionVector, WriteCoordinator,
 };
 use proptest::prelude::*;
 
@@ -148,5 +149,69 @@ proptest! {
             prop_assert_eq!(result.unwrap(), expected.clone());
             coordinator.check_invariants();
         }
+    }
+
+    #[test]
+    fn a_read_answers_the_reconciled_copies_seen_at_the_decision_and_repairs_every_stale_replica(
+        n in 1usize..7,
+        r_seed in 0usize..7,
+        replies in proptest::collection::vec((proptest::option::of(0u64..4), any::<bool>()), 6),
+        order_seed in any::<u64>(),
+    ) {
+        let r = r_seed % n + 1;
+        let ids: Vec<NodeId> = (0..n as u8).map(actor).collect();
+        let set = ReplicaSet::single_datacenter(ids.clone()).unwrap();
+        let mut read = ReadCoordinator::new(set, &Requirement::count(r).unwrap(), Instant::now()).unwrap();
+        let copy = |wall: u64| Stamped::new(wall, HlcTimestamp { wall_nanos: wall, logical: 0 }, actor(9));
+        // A reply order from the seed.
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut x = order_seed;
+        for i in (1..n).rev() {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            order.swap(i, (x >> 33) as usize % (i + 1));
+        }
+        let reconcile = |acc: Option<Stamped<u64>>, c: &Option<Stamped<u64>>| match (acc, c) {
+            (Some(mut a), Some(c)) => { a.reconcile(c); Some(a) }
+            (None, Some(c)) => Some(c.clone()),
+            (a, None) => a,
+        };
+        let mut seen: Option<Stamped<u64>> = None;
+        let mut answered: Option<Progress<Option<Stamped<u64>>>> = None;
+        let mut received: Vec<(usize, Option<Stamped<u64>>)> = Vec::new();
+        for &i in &order {
+            let (wall, fails) = replies[i];
+            let progress = if fails {
+                read.on_failure(&ids[i]).unwrap()
+            } else {
+                let c = wall.map(copy);
+                if answered.is_none() {
+                    seen = reconcile(seen, &c);
+                }
+                received.push((i, c.clone()));
+                read.on_value(&ids[i], c).unwrap()
+            };
+            read.check_invariants();
+            match &answered {
+                Some(first) => prop_assert_eq!(&progress, first),
+                None if progress.is_done() => {
+                    if let Progress::Succeeded(v) = &progress {
+                        prop_assert_eq!(v, &seen);
+                    }
+                    answered = Some(progress);
+                }
+                None => {}
+            }
+        }
+        // Repairs: exactly the replicas that answered with less than everything received.
+        let all = received.iter().fold(None, |acc, (_, c)| reconcile(acc, c));
+        let mut stale: Vec<NodeId> = received
+            .iter()
+            .filter(|(_, c)| all.is_some() && *c != all)
+            .map(|(i, _)| ids[*i].clone())
+            .collect();
+        stale.sort();
+        let repairs = read.repairs();
+        prop_assert!(repairs.iter().all(|w| Some(&w.value) == all.as_ref()));
+        prop_assert_eq!(repairs.into_iter().map(|w| w.replica).collect::<Vec<_>>(), stale);
     }
 }

@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use ha_core::NodeId;
 
-use crate::{Error, Result, VersionVector};
+use crate::{Causality, Error, Result, VersionVector};
 
 /// One event: the `counter`-th write coordinated by `actor`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -215,16 +215,30 @@ impl<V: Clone> DvvSet<V> {
     /// other side has seen its dot and dropped it (it was superseded there), and merges the
     /// clocks.
     pub fn merge(&mut self, other: &DvvSet<V>) {
-        // Fast path: the same clock and the same dots (replicas in agreement) change nothing.
-        if self.clock == other.clock
-            && self.siblings.len() == other.siblings.len()
-            && self
-                .siblings
-                .iter()
-                .zip(&other.siblings)
-                .all(|(a, b)| a.0 == b.0)
-        {
-            return;
+        // Fast paths, when one side's clock descends the other's. If `other` has seen all
+        // `self` has, every sibling of `self` is covered by `other`'s clock and survives only if
+        // `other` holds it too: the result is `other`'s siblings minus those `self` saw and
+        // dropped — `other` itself when there are none. Symmetrically the other way round.
+        match self.clock.compare(&other.clock) {
+            Causality::Before
+                if other
+                    .siblings
+                    .iter()
+                    .all(|(d, _)| !d.is_covered_by(&self.clock) || self.holds(d)) =>
+            {
+                self.clock.clone_from(&other.clock);
+                self.siblings.clone_from(&other.siblings);
+                return;
+            }
+            Causality::After | Causality::Equal
+                if self
+                    .siblings
+                    .iter()
+                    .all(|(d, _)| !d.is_covered_by(&other.clock) || other.holds(d)) =>
+            {
+                return;
+            }
+            _ => {}
         }
         let mut merged: Vec<(Dot, V)> =
             Vec::with_capacity(self.siblings.len() + other.siblings.len());

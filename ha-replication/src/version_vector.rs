@@ -55,7 +55,7 @@ pub enum Causality {
 ///
 /// Its serde form is the list of `(actor, counter)` pairs; one read back with actors out of
 /// order, an actor twice or a zero counter is refused.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -287,6 +287,19 @@ impl VersionVector {
 
     fn find(&self, actor: &NodeId) -> std::result::Result<usize, usize> {
         self.entries.binary_search_by(|(a, _)| a.cmp(actor))
+    }
+}
+
+impl Clone for VersionVector {
+    fn clone(&self) -> VersionVector {
+        VersionVector {
+            entries: self.entries.clone(),
+        }
+    }
+
+    /// Reuses `self`'s allocation.
+    fn clone_from(&mut self, source: &VersionVector) {
+        self.entries.clone_from(&source.entries);
     }
 }
 

@@ -101,6 +101,25 @@ proptest! {
             m
         };
         let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+        // The merge (fast paths included) equals its definition: keep each side's sibling
+        // unless the other side has seen its dot and does not hold it.
+        let reference = |x: &DvvSet<u32>, y: &DvvSet<u32>| {
+            let mut kept: Vec<_> = x
+                .siblings()
+                .iter()
+                .filter(|(d, _)| y.holds(d) || !d.is_covered_by(y.context()))
+                .chain(y.siblings().iter().filter(|(d, _)| !x.holds(d) && !d.is_covered_by(x.context())))
+                .cloned()
+                .collect();
+            kept.sort_by(|p, q| p.0.cmp(&q.0));
+            let mut clock = x.context().clone();
+            clock.merge(y.context());
+            (clock, kept)
+        };
+        for (x, y) in [(a, b), (b, a), (a, c), (c, b)] {
+            let m = merged(x, y);
+            prop_assert_eq!((m.context().clone(), m.siblings().to_vec()), reference(x, y));
+        }
         prop_assert_eq!(merged(a, b), merged(b, a));
         prop_assert_eq!(merged(&merged(a, b), c), merged(a, &merged(b, c)));
         prop_assert_eq!(merged(a, a), a.clone());

@@ -28,6 +28,18 @@ impl Covers for Position {
     }
 }
 
+/// A version vector covers another when it descends from it (equal or after), and joins by
+/// merging: a session token of a version vector gives read-your-writes over multi-writer data.
+impl Covers for crate::VersionVector {
+    fn covers(&self, other: &crate::VersionVector) -> bool {
+        self.descends(other)
+    }
+
+    fn join(&mut self, other: &crate::VersionVector) {
+        self.merge(other);
+    }
+}
+
 /// Where a session's read may go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(
@@ -139,32 +151,18 @@ impl<T: Covers> Session<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    /// A minimal version vector, to show a multi-writer token fits the trait.
-    #[derive(Debug, Clone, Default, PartialEq)]
-    struct Vector(BTreeMap<&'static str, u64>);
-
-    impl Covers for Vector {
-        fn covers(&self, other: &Vector) -> bool {
-            other
-                .0
-                .iter()
-                .all(|(k, v)| self.0.get(k).is_some_and(|mine| mine >= v))
-        }
-
-        fn join(&mut self, other: &Vector) {
-            for (k, v) in &other.0 {
-                let e = self.0.entry(k).or_insert(0);
-                *e = (*e).max(*v);
-            }
-        }
-    }
+    use crate::VersionVector;
 
     #[test]
     fn a_version_vector_token_needs_every_entry_covered() {
-        let v = |pairs: &[(&'static str, u64)]| Vector(pairs.iter().copied().collect());
-        let mut s = Session::<Vector>::new();
+        let v = |pairs: &[(&str, u64)]| {
+            VersionVector::from_entries(
+                pairs
+                    .iter()
+                    .map(|&(actor, n)| (NodeId::new(actor).unwrap(), n)),
+            )
+        };
+        let mut s = Session::<VersionVector>::new();
         s.on_write(v(&[("a", 3)]));
         s.on_read(&v(&[("b", 2)]));
         assert_eq!(*s.token(), v(&[("a", 3), ("b", 2)]));

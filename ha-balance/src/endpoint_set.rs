@@ -1,0 +1,524 @@
+//! The endpoint set: who may take requests right now, and how many each has in flight.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ha_core::{Health, NodeId};
+
+use crate::draining::{Drain, Drained};
+use crate::slow_start::ramped_weight;
+use crate::{Endpoint, Error, Result};
+
+/// The settings of an [`EndpointSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct EndpointSetConfig {
+    /// How long a draining endpoint may keep requests in flight before it is let go anyway.
+    /// Default 300 s; never zero.
+    pub drain_timeout: Duration,
+    /// The window over which an added or recovered endpoint's weight ramps up (see
+    /// [`slow_start`](crate::slow_start)). Default zero: no slow start.
+    pub slow_start: Duration,
+}
+
+impl Default for EndpointSetConfig {
+    fn default() -> Self {
+        EndpointSetConfig {
+            drain_timeout: Duration::from_secs(300),
+            slow_start: Duration::ZERO,
+        }
+    }
+}
+
+impl EndpointSetConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`ha_core::Error::Zero`] (as [`Error::Core`]) for a zero drain timeout.
+    pub fn validate(&self) -> Result<()> {
+        if self.drain_timeout.is_zero() {
+            return Err(ha_core::Error::Zero {
+                name: "drain timeout",
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// One endpoint's state.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) id: NodeId,
+    pub(crate) weight: u32,
+    pub(crate) health: Health,
+    pub(crate) in_flight: u32,
+    pub(crate) drain: Option<Drain>,
+    /// When its slow start began, while it may still be ramping.
+    pub(crate) ramp_from: Option<Instant>,
+}
+
+impl Slot {
+    pub(crate) fn is_available(&self) -> bool {
+        self.health.is_available() && self.drain.is_none() && self.weight > 0
+    }
+}
+
+/// The endpoints a [`Balancer`](crate::Balancer) picks among, with each one's health, weight,
+/// drain state and in-flight count.
+///
+/// An endpoint is **available** — a picker may choose it — when its health is
+/// [`Health::Healthy`] or [`Health::Degraded`], it is not draining and its weight is above 0.
+/// Pickers only ever choose available endpoints; when there are none, they answer
+/// [`Error::NoEndpointAvailable`] with the counts of why.
+///
+/// Endpoints keep the order they were added in (round robin and smooth weighted round robin walk
+/// them in that order). Feedback naming an endpoint the set does not hold is answered with
+/// [`Error::UnknownEndpoint`] and changes nothing.
+///
+/// ```
+/// use std::time::Instant;
+/// use ha_balance::{Endpoint, EndpointSet};
+/// use ha_core::{Health, NodeId};
+///
+/// let now = Instant::now();
+/// let mut set = EndpointSet::new(
+///     vec![Endpoint::new(NodeId::new("a")?), Endpoint::new(NodeId::new("b")?).with_weight(0)],
+///     Default::default(),
+/// )?;
+/// assert_eq!(set.available_len(), 1); // b has weight 0
+/// set.set_health("a", Health::Unhealthy, now)?;
+/// assert_eq!(set.available_len(), 0);
+/// assert!(set.set_health("zz", Health::Healthy, now).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EndpointSet {
+    config: EndpointSetConfig,
+    slots: Vec<Slot>,
+    index: HashMap<NodeId, usize>,
+    /// Indices of the available endpoints, ascending.
+    available: Vec<usize>,
+    /// Bumped when endpoints are added or removed or a weight changes.
+    membership_version: u64,
+    /// Bumped on every change to membership, weights, health or drains.
+    version: u64,
+    /// The latest instant at which some endpoint may still be ramping.
+    ramp_until: Option<Instant>,
+}
+
+impl EndpointSet {
+    /// A set of `endpoints`, none of them ramping up (slow start applies to endpoints added or
+    /// recovering later).
+    ///
+    /// # Errors
+    /// [`Error::EmptyEndpointSet`], [`Error::DuplicateEndpoint`], [`Error::AllWeightsZero`], or an
+    /// invalid config (see [`EndpointSetConfig::validate`]).
+    pub fn new(endpoints: Vec<Endpoint>, config: EndpointSetConfig) -> Result<EndpointSet> {
+        config.validate()?;
+        if endpoints.is_empty() {
+            return Err(Error::EmptyEndpointSet);
+        }
+        if endpoints.iter().all(|e| e.weight == 0) {
+            return Err(Error::AllWeightsZero {
+                count: endpoints.len(),
+            });
+        }
+        let mut set = EndpointSet {
+            config,
+            slots: Vec::with_capacity(endpoints.len()),
+            index: HashMap::with_capacity(endpoints.len()),
+            available: Vec::with_capacity(endpoints.len()),
+            membership_version: 0,
+            version: 0,
+            ramp_until: None,
+        };
+        for endpoint in endpoints {
+            set.insert(endpoint, None)?;
+        }
+        set.changed(true);
+        Ok(set)
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &EndpointSetConfig {
+        &self.config
+    }
+
+    /// Endpoints in the set, available or not.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the set holds no endpoint (possible only after removals and drains).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Endpoints that may be picked now.
+    #[must_use]
+    pub fn available_len(&self) -> usize {
+        self.available.len()
+    }
+
+    /// Whether the set holds `id`.
+    #[must_use]
+    pub fn contains(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// The ids, in the set's order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = &NodeId> + '_ {
+        self.slots.iter().map(|s| &s.id)
+    }
+
+    /// Whether `id` may be picked now; `false` for an unknown id.
+    #[must_use]
+    pub fn is_available(&self, id: &str) -> bool {
+        self.slot(id).is_some_and(Slot::is_available)
+    }
+
+    /// Whether `id` is draining.
+    #[must_use]
+    pub fn is_draining(&self, id: &str) -> bool {
+        self.slot(id).is_some_and(|s| s.drain.is_some())
+    }
+
+    /// Requests in flight to `id` (started and not yet ended), or `None` for an unknown id.
+    #[must_use]
+    pub fn in_flight(&self, id: &str) -> Option<u32> {
+        self.slot(id).map(|s| s.in_flight)
+    }
+
+    /// The health of `id`, or `None` for an unknown id.
+    #[must_use]
+    pub fn health(&self, id: &str) -> Option<Health> {
+        self.slot(id).map(|s| s.health)
+    }
+
+    /// The weight `id` is picked with at `now`: its configured weight, less while it ramps up
+    /// in slow start. `None` for an unknown id.
+    #[must_use]
+    pub fn effective_weight(&self, id: &str, now: Instant) -> Option<u32> {
+        let &i = self.index.get(id)?;
+        Some(self.weight_at(i, now))
+    }
+
+    /// Adds `endpoint` at `now`; with slow start configured, its weight ramps up from `now`.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateEndpoint`] if the set already holds its id.
+    pub fn add(&mut self, endpoint: Endpoint, now: Instant) -> Result<()> {
+        tracing::debug!(endpoint = %endpoint.id, weight = endpoint.weight, health = %endpoint.health, "endpoint added");
+        self.insert(endpoint, Some(now))?;
+        self.changed(true);
+        Ok(())
+    }
+
+    /// Removes `id` at once, in-flight requests or not (see [`drain`](Self::drain) for the
+    /// graceful way), and returns it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEndpoint`] if the set does not hold `id`.
+    pub fn remove(&mut self, id: &str) -> Result<Endpoint> {
+        let i = self.position(id)?;
+        let slot = self.slots.remove(i);
+        self.index.remove(id);
+        for (j, s) in self.slots.iter().enumerate().skip(i) {
+            self.index.insert(s.id.clone(), j);
+        }
+        tracing::debug!(endpoint = %slot.id, in_flight = slot.in_flight, "endpoint removed");
+        self.changed(true);
+        Ok(Endpoint {
+            id: slot.id,
+            weight: slot.weight,
+            health: slot.health,
+        })
+    }
+
+    /// Sets the health of `id`. An endpoint that becomes available again after being
+    /// unavailable ramps up from `now` when slow start is configured.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEndpoint`] if the set does not hold `id`.
+    pub fn set_health(&mut self, id: &str, health: Health, now: Instant) -> Result<()> {
+        let i = self.position(id)?;
+        let slot = &mut self.slots[i];
+        if slot.health == health {
+            return Ok(());
+        }
+        let recovered = !slot.health.is_available() && health.is_available();
+        tracing::debug!(endpoint = %slot.id, from = %slot.health, to = %health, "endpoint health changed");
+        slot.health = health;
+        if recovered {
+            self.start_ramp(i, now);
+        }
+        self.changed(false);
+        Ok(())
+    }
+
+    /// Sets the weight of `id`; 0 stops new picks without draining it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEndpoint`] if the set does not hold `id`.
+    pub fn set_weight(&mut self, id: &str, weight: u32) -> Result<()> {
+        let i = self.position(id)?;
+        let slot = &mut self.slots[i];
+        tracing::debug!(endpoint = %slot.id, from = slot.weight, to = weight, "endpoint weight changed");
+        slot.weight = weight;
+        self.changed(true);
+        Ok(())
+    }
+
+    /// Counts a request started on `id`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEndpoint`] if the set does not hold `id`; nothing is counted.
+    pub fn on_start(&mut self, id: &str) -> Result<()> {
+        let i = self.position(id)?;
+        self.start_at(i);
+        Ok(())
+    }
+
+    /// Counts a request to `id` as ended. An end with no request in flight is ignored (the count
+    /// stays 0).
+    ///
+    /// # Errors
+    /// [`Error::UnknownEndpoint`] if the set does not hold `id` — as after a drain timed out with
+    /// requests in flight; safe to ignore.
+    pub fn on_end(&mut self, id: &str) -> Result<()> {
+        let i = self.position(id)?;
+        self.end_at(i);
+        Ok(())
+    }
+
+    /// Starts draining `id` at `now`: it takes no new requests from now on, and is reported by
+    /// [`poll_drained`](Self::poll_drained) once its in-flight requests have ended or the drain
+    /// timeout has passed. Draining an endpoint already draining keeps its first deadline.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEndpoint`] if the set does not hold `id`.
+    pub fn drain(&mut self, id: &str, now: Instant) -> Result<()> {
+        let i = self.position(id)?;
+        let timeout = self.config.drain_timeout;
+        let slot = &mut self.slots[i];
+        if slot.drain.is_some() {
+            return Ok(());
+        }
+        tracing::debug!(endpoint = %slot.id, in_flight = slot.in_flight, timeout = ?timeout, "endpoint draining");
+        slot.drain = Some(Drain::new(now, timeout));
+        self.changed(false);
+        Ok(())
+    }
+
+    /// The next endpoint whose drain is over at `now` — its in-flight count is 0 or its drain
+    /// timeout has passed — removed from the set; `None` when no drain is over. Call until
+    /// `None`; drains end in the set's order.
+    #[must_use = "a drained endpoint is removed from the set; shut it down"]
+    pub fn poll_drained(&mut self, now: Instant) -> Option<Drained> {
+        let (i, end) = self.slots.iter().enumerate().find_map(|(i, s)| {
+            let end = s.drain?.end(s.in_flight, now)?;
+            Some((i, end))
+        })?;
+        let slot = &self.slots[i];
+        let report = Drained {
+            id: slot.id.clone(),
+            end,
+            elapsed: slot
+                .drain
+                .map_or(Duration::ZERO, |d| now.saturating_duration_since(d.started)),
+            abandoned: slot.in_flight,
+        };
+        tracing::debug!(endpoint = %report.id, end = ?report.end, elapsed = ?report.elapsed, abandoned = report.abandoned, "endpoint drained");
+        // The slot was just found, so its id is present.
+        let _removed = self.remove(report.id.as_str());
+        Some(report)
+    }
+
+    /// The earliest drain deadline, if any endpoint is draining: when to call
+    /// [`poll_drained`](Self::poll_drained) at the latest. Drains that end early, by their
+    /// requests finishing, are reported by the next poll after the last
+    /// [`on_end`](Self::on_end).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter_map(|s| {
+                s.drain
+                    .filter(|d| d.deadline > d.started)
+                    .map(|d| d.deadline)
+            })
+            .min()
+    }
+
+    /// Recounts the derived state against the endpoints. For tests and fuzzing.
+    ///
+    /// # Panics
+    /// If an invariant is broken: the index or the list of available endpoints disagrees with
+    /// the endpoints.
+    pub fn check_invariants(&self) {
+        assert_eq!(
+            self.index.len(),
+            self.slots.len(),
+            "one index entry an endpoint"
+        );
+        for (i, s) in self.slots.iter().enumerate() {
+            assert_eq!(self.index.get(&s.id), Some(&i), "index of {}", s.id);
+        }
+        let available: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].is_available())
+            .collect();
+        assert_eq!(available, self.available, "available endpoints");
+    }
+
+    // ----- by index: what pickers read -----
+
+    /// The indices of the endpoints available now, ascending. An index is an endpoint's
+    /// position in the set's order; indices shift when endpoints are removed (see
+    /// [`membership_version`](Self::membership_version)).
+    #[must_use]
+    pub fn available_indices(&self) -> &[usize] {
+        &self.available
+    }
+
+    /// The id of the endpoint at index `i`.
+    #[must_use]
+    pub fn id_at(&self, i: usize) -> Option<&NodeId> {
+        self.slots.get(i).map(|s| &s.id)
+    }
+
+    /// The in-flight count of the endpoint at index `i`.
+    #[must_use]
+    pub fn in_flight_at(&self, i: usize) -> Option<u32> {
+        self.slots.get(i).map(|s| s.in_flight)
+    }
+
+    /// The effective weight (slow start applied) of the endpoint at index `i` at `now`.
+    #[must_use]
+    pub fn effective_weight_at(&self, i: usize, now: Instant) -> Option<u32> {
+        (i < self.slots.len()).then(|| self.weight_at(i, now))
+    }
+
+    /// A number that changes whenever endpoints are added or removed or a weight changes: state
+    /// a picker keeps by index is stale once it differs.
+    #[must_use]
+    pub fn membership_version(&self) -> u64 {
+        self.membership_version
+    }
+
+    /// A number that changes on every change to membership, weights, health or drains.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The error a picker answers when no endpoint is available, with the counts of why.
+    #[must_use]
+    pub fn none_available(&self) -> Error {
+        let mut unhealthy = 0;
+        let mut draining = 0;
+        let mut zero_weight = 0;
+        for s in &self.slots {
+            unhealthy += usize::from(!s.health.is_available());
+            draining += usize::from(s.drain.is_some());
+            zero_weight += usize::from(s.weight == 0);
+        }
+        tracing::debug!(
+            total = self.slots.len(),
+            unhealthy,
+            draining,
+            zero_weight,
+            "no endpoint available"
+        );
+        Error::NoEndpointAvailable {
+            total: self.slots.len(),
+            unhealthy,
+            draining,
+            zero_weight,
+        }
+    }
+
+    pub(crate) fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// Whether some endpoint may be ramping at `now`.
+    pub(crate) fn ramping(&self, now: Instant) -> bool {
+        self.ramp_until.is_some_and(|until| now < until)
+    }
+
+    /// The effective weight of the endpoint at index `i`, which must be in range.
+    pub(crate) fn weight_at(&self, i: usize, now: Instant) -> u32 {
+        let slot = &self.slots[i];
+        match slot.ramp_from {
+            Some(since) if self.ramping(now) => {
+                ramped_weight(slot.weight, since, self.config.slow_start, now)
+            }
+            _ => slot.weight,
+        }
+    }
+
+    pub(crate) fn start_at(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.in_flight = slot.in_flight.saturating_add(1);
+    }
+
+    pub(crate) fn end_at(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.in_flight = slot.in_flight.saturating_sub(1);
+    }
+
+    pub(crate) fn position(&self, id: &str) -> Result<usize> {
+        self.index
+            .get(id)
+            .copied()
+            .ok_or_else(|| Error::UnknownEndpoint(id.to_owned()))
+    }
+
+    fn slot(&self, id: &str) -> Option<&Slot> {
+        self.index.get(id).map(|&i| &self.slots[i])
+    }
+
+    fn insert(&mut self, endpoint: Endpoint, ramp_from: Option<Instant>) -> Result<()> {
+        if self.index.contains_key(endpoint.id.as_str()) {
+            return Err(Error::DuplicateEndpoint(endpoint.id));
+        }
+        let i = self.slots.len();
+        self.index.insert(endpoint.id.clone(), i);
+        self.slots.push(Slot {
+            id: endpoint.id,
+            weight: endpoint.weight,
+            health: endpoint.health,
+            in_flight: 0,
+            drain: None,
+            ramp_from: None,
+        });
+        if let Some(now) = ramp_from {
+            self.start_ramp(i, now);
+        }
+        Ok(())
+    }
+
+    fn start_ramp(&mut self, i: usize, now: Instant) {
+        let window = self.config.slow_start;
+        if window.is_zero() {
+            return;
+        }
+        self.slots[i].ramp_from = Some(now);
+        let until = now.checked_add(window).unwrap_or(now);
+        self.ramp_until = Some(self.ramp_until.map_or(until, |u| u.max(until)));
+    }
+
+    fn changed(&mut self, membership: bool) {
+        self.version = self.version.wrapping_add(1);
+        if membership {
+            self.membership_version = self.membership_version.wrapping_add(1);
+        }
+        self.available.clear();
+        self.available
+            .extend((0..self.slots.len()).filter(|&i| self.slots[i].is_available()));
+    }
+}

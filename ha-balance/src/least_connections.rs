@@ -1,0 +1,53 @@
+//! Least connections: the endpoint with the fewest requests in flight for its weight.
+
+use std::time::Instant;
+
+use rand::Rng;
+
+use crate::{EndpointSet, Picker, Result};
+
+/// Picks the available endpoint with the least load, where load is `(in_flight + 1) / weight`
+/// — the in-flight requests it would have with this one, per unit of effective weight (as
+/// HAProxy's and nginx's weighted `leastconn`). Ties go round robin: the scan starts one
+/// endpoint later on every pick and the first least-loaded endpoint wins. `O(n)` a pick, no
+/// randomness.
+///
+/// In-flight counts come from [`Balancer::on_start`](crate::Balancer::on_start) and
+/// [`Balancer::on_complete`](crate::Balancer::on_complete).
+#[derive(Debug, Clone, Default)]
+pub struct LeastConnections {
+    offset: usize,
+}
+
+impl Picker for LeastConnections {
+    fn name(&self) -> &'static str {
+        "least connections"
+    }
+
+    fn pick<R: Rng + ?Sized>(
+        &mut self,
+        endpoints: &EndpointSet,
+        _key: Option<&[u8]>,
+        now: Instant,
+        _rng: &mut R,
+    ) -> Result<usize> {
+        let available = endpoints.available_indices();
+        if available.is_empty() {
+            return Err(endpoints.none_available());
+        }
+        let start = self.offset % available.len();
+        self.offset = start + 1;
+        let slots = endpoints.slots();
+        let mut best: Option<(usize, u64, u64)> = None;
+        for &i in available[start..].iter().chain(&available[..start]) {
+            let load = u64::from(slots[i].in_flight) + 1;
+            let weight = u64::from(endpoints.weight_at(i, now));
+            // load / weight < best_load / best_weight, in integers (each product < 2⁶⁴).
+            if best.is_none_or(|(_, bl, bw)| load * bw < bl * weight) {
+                best = Some((i, load, weight));
+            }
+        }
+        best.map(|(i, _, _)| i)
+            .ok_or_else(|| endpoints.none_available())
+    }
+}

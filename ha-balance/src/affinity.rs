@@ -332,3 +332,123 @@ impl SessionAffinity {
         self.sessions.insert(key, Entry { endpoint, expiry });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::weighted_set;
+    use crate::{ConsistentHash, RoundRobin};
+    use ha_core::Health;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn bad_configs_are_rejected() {
+        let zero_ttl = AffinityConfig {
+            ttl: Duration::ZERO,
+            ..AffinityConfig::default()
+        };
+        assert!(SessionAffinity::new(zero_ttl).is_err());
+        let no_room = AffinityConfig {
+            max_sessions: 0,
+            ..AffinityConfig::default()
+        };
+        assert!(SessionAffinity::new(no_room).is_err());
+        let forever = AffinityConfig {
+            ttl: Duration::MAX,
+            ..AffinityConfig::default()
+        };
+        assert!(SessionAffinity::new(forever).is_err());
+    }
+
+    #[test]
+    fn sessions_move_when_their_endpoint_fails_or_goes_and_say_why() {
+        let mut lb = Balancer::new(weighted_set(&[1, 1, 1]), RoundRobin::default());
+        let mut sessions = SessionAffinity::new(AffinityConfig::default()).unwrap();
+        let mut rng = StdRng::seed_from_u64(1);
+        let now = Instant::now();
+        let first = sessions.pick(&mut lb, "s", now, &mut rng).unwrap();
+        let id = first.endpoint.to_string();
+        lb.endpoints_mut()
+            .set_health(&id, Health::Unhealthy, now)
+            .unwrap();
+        let moved = sessions.pick(&mut lb, "s", now, &mut rng).unwrap();
+        assert_eq!(
+            moved.stickiness,
+            Stickiness::Repicked {
+                previous: first.endpoint.clone(),
+                reason: RepickReason::Unavailable
+            }
+        );
+        // Recovery does not move it back: it stays where it was moved.
+        lb.endpoints_mut()
+            .set_health(&id, Health::Healthy, now)
+            .unwrap();
+        let stays = sessions.pick(&mut lb, "s", now, &mut rng).unwrap();
+        assert_eq!(stays.endpoint, moved.endpoint);
+        assert_eq!(stays.stickiness, Stickiness::Kept);
+        lb.endpoints_mut().remove(moved.endpoint.as_str()).unwrap();
+        let gone = sessions.pick(&mut lb, "s", now, &mut rng).unwrap();
+        assert!(matches!(
+            gone.stickiness,
+            Stickiness::Repicked {
+                reason: RepickReason::Gone,
+                ..
+            }
+        ));
+        sessions.check_invariants();
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_session_idle_longest_and_expiry_frees_memory() {
+        let mut lb = Balancer::new(weighted_set(&[1, 1]), RoundRobin::default());
+        let config = AffinityConfig {
+            ttl: Duration::from_secs(60),
+            max_sessions: 2,
+        };
+        let mut sessions = SessionAffinity::new(config).unwrap();
+        let mut rng = StdRng::seed_from_u64(1);
+        let t = Instant::now();
+        sessions.pick(&mut lb, "a", t, &mut rng).unwrap();
+        sessions
+            .pick(&mut lb, "b", t + Duration::from_secs(1), &mut rng)
+            .unwrap();
+        // "a" is used again, so "b" is now idle longest.
+        sessions
+            .pick(&mut lb, "a", t + Duration::from_secs(2), &mut rng)
+            .unwrap();
+        sessions
+            .pick(&mut lb, "c", t + Duration::from_secs(3), &mut rng)
+            .unwrap();
+        assert_eq!(sessions.len(), 2);
+        let at = t + Duration::from_secs(3);
+        assert!(sessions.endpoint_of("b", at).is_none());
+        assert!(sessions.endpoint_of("a", at).is_some());
+        assert_eq!(sessions.poll_timeout(), Some(t + Duration::from_secs(62)));
+        assert_eq!(sessions.purge_expired(t + Duration::from_secs(62)), 1);
+        assert_eq!(sessions.purge_expired(t + Duration::from_secs(63)), 1);
+        assert!(sessions.is_empty());
+        assert!(!sessions.forget("a"));
+        sessions.check_invariants();
+    }
+
+    #[test]
+    fn with_a_hash_picker_new_sessions_are_placed_by_their_id() {
+        let mut lb = Balancer::new(
+            weighted_set(&[1, 1, 1, 1]),
+            ConsistentHash::new(Default::default()).unwrap(),
+        );
+        let mut rng = StdRng::seed_from_u64(1);
+        let now = Instant::now();
+        let expected = lb.pick_key(b"user-7", now, &mut rng).unwrap();
+        let mut sessions = SessionAffinity::new(AffinityConfig::default()).unwrap();
+        let pick = sessions.pick(&mut lb, "user-7", now, &mut rng).unwrap();
+        assert_eq!(pick.endpoint, expected);
+        // No endpoint at all: an error, and the session is not kept.
+        for id in ["e0", "e1", "e2", "e3"] {
+            lb.endpoints_mut().drain(id, now).unwrap();
+        }
+        assert!(sessions.pick(&mut lb, "user-7", now, &mut rng).is_err());
+        assert!(sessions.is_empty());
+    }
+}

@@ -522,3 +522,173 @@ impl EndpointSet {
             .extend((0..self.slots.len()).filter(|&i| self.slots[i].is_available()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DrainEnd;
+
+    fn ep(id: &str, weight: u32) -> Endpoint {
+        Endpoint::new(NodeId::new(id).unwrap()).with_weight(weight)
+    }
+
+    fn set(weights: &[(&str, u32)], config: EndpointSetConfig) -> EndpointSet {
+        EndpointSet::new(weights.iter().map(|&(id, w)| ep(id, w)).collect(), config).unwrap()
+    }
+
+    #[test]
+    fn bad_sets_are_rejected_with_their_reason() {
+        let config = EndpointSetConfig::default();
+        assert_eq!(
+            EndpointSet::new(vec![], config).unwrap_err(),
+            Error::EmptyEndpointSet
+        );
+        assert_eq!(
+            EndpointSet::new(vec![ep("a", 0), ep("b", 0)], config).unwrap_err(),
+            Error::AllWeightsZero { count: 2 }
+        );
+        assert!(matches!(
+            EndpointSet::new(vec![ep("a", 1), ep("a", 2)], config),
+            Err(Error::DuplicateEndpoint(id)) if id.as_str() == "a"
+        ));
+        let zero = EndpointSetConfig {
+            drain_timeout: Duration::ZERO,
+            ..config
+        };
+        assert!(matches!(
+            EndpointSet::new(vec![ep("a", 1)], zero),
+            Err(Error::Core(ha_core::Error::Zero { .. }))
+        ));
+    }
+
+    #[test]
+    fn unknown_endpoints_in_feedback_are_errors_that_change_nothing() {
+        let now = Instant::now();
+        let mut s = set(&[("a", 1)], EndpointSetConfig::default());
+        let unknown = Error::UnknownEndpoint("x".into());
+        assert_eq!(s.on_start("x"), Err(unknown.clone()));
+        assert_eq!(s.on_end("x"), Err(unknown.clone()));
+        assert_eq!(s.drain("x", now), Err(unknown.clone()));
+        assert_eq!(s.set_weight("x", 3), Err(unknown.clone()));
+        assert_eq!(s.remove("x"), Err(unknown));
+        assert_eq!(s.in_flight("a"), Some(0));
+        s.on_end("a").unwrap(); // an end without a start is ignored
+        assert_eq!(s.in_flight("a"), Some(0));
+        s.check_invariants();
+    }
+
+    #[test]
+    fn the_none_available_error_counts_why() {
+        let now = Instant::now();
+        let mut s = set(
+            &[("a", 1), ("b", 0), ("c", 1)],
+            EndpointSetConfig::default(),
+        );
+        s.set_health("a", Health::Unhealthy, now).unwrap();
+        s.drain("c", now).unwrap();
+        assert_eq!(s.available_len(), 0);
+        assert_eq!(
+            s.none_available(),
+            Error::NoEndpointAvailable {
+                total: 3,
+                unhealthy: 1,
+                draining: 1,
+                zero_weight: 1
+            }
+        );
+    }
+
+    #[test]
+    fn removal_keeps_the_order_and_the_index() {
+        let mut s = set(
+            &[("a", 1), ("b", 2), ("c", 3)],
+            EndpointSetConfig::default(),
+        );
+        let v = s.membership_version();
+        let b = s.remove("b").unwrap();
+        assert_eq!((b.id.as_str(), b.weight), ("b", 2));
+        assert_ne!(s.membership_version(), v);
+        assert_eq!(
+            s.ids().map(NodeId::as_str).collect::<Vec<_>>(),
+            vec!["a", "c"]
+        );
+        assert_eq!(s.available_indices(), &[0, 1]);
+        s.check_invariants();
+        s.remove("a").unwrap();
+        s.remove("c").unwrap();
+        assert!(s.is_empty());
+        assert_eq!(s.available_len(), 0);
+        s.check_invariants();
+    }
+
+    #[test]
+    fn a_drain_times_out_with_requests_in_flight() {
+        let now = Instant::now();
+        let mut s = set(&[("a", 1), ("b", 1)], EndpointSetConfig::default());
+        s.on_start("a").unwrap();
+        s.on_start("a").unwrap();
+        s.drain("a", now).unwrap();
+        s.drain("a", now + Duration::from_secs(100)).unwrap(); // keeps the first deadline
+        assert!(!s.is_available("a") && s.is_draining("a"));
+        assert_eq!(s.available_indices(), &[1]);
+        assert_eq!(s.poll_drained(now + Duration::from_secs(299)), None);
+        let deadline = s.poll_timeout().unwrap();
+        assert_eq!(deadline, now + Duration::from_secs(300));
+        let drained = s.poll_drained(deadline).unwrap();
+        assert_eq!(drained.end, DrainEnd::TimedOut);
+        assert_eq!(drained.abandoned, 2);
+        assert_eq!(drained.elapsed, Duration::from_secs(300));
+        assert!(!s.contains("a"));
+        assert_eq!(s.poll_drained(deadline), None);
+        assert_eq!(s.poll_timeout(), None);
+        assert!(s.on_end("a").is_err());
+        s.check_invariants();
+    }
+
+    #[test]
+    fn an_added_endpoint_ramps_up_but_the_first_ones_do_not() {
+        let now = Instant::now();
+        let config = EndpointSetConfig {
+            slow_start: Duration::from_secs(60),
+            ..EndpointSetConfig::default()
+        };
+        let mut s = set(&[("a", 10)], config);
+        assert_eq!(s.effective_weight("a", now), Some(10));
+        s.add(ep("b", 10), now).unwrap();
+        assert_eq!(s.effective_weight("b", now), Some(1));
+        assert_eq!(
+            s.effective_weight("b", now + Duration::from_secs(30)),
+            Some(5)
+        );
+        assert_eq!(
+            s.effective_weight("b", now + Duration::from_secs(60)),
+            Some(10)
+        );
+        assert!(s.add(ep("b", 1), now).is_err());
+        // Recovery ramps again.
+        let later = now + Duration::from_secs(120);
+        s.set_health("a", Health::Unhealthy, later).unwrap();
+        s.set_health("a", Health::Healthy, later).unwrap();
+        assert_eq!(s.effective_weight("a", later), Some(1));
+        assert_eq!(
+            s.effective_weight_at(0, later + Duration::from_secs(60)),
+            Some(10)
+        );
+        assert_eq!(s.effective_weight_at(9, later), None);
+        s.check_invariants();
+    }
+
+    #[test]
+    fn degraded_endpoints_are_available_and_unknown_ones_are_not() {
+        let now = Instant::now();
+        let mut s = set(&[("a", 1), ("b", 1)], EndpointSetConfig::default());
+        s.set_health("a", Health::Degraded, now).unwrap();
+        s.set_health("b", Health::Unknown, now).unwrap();
+        assert!(s.is_available("a"));
+        assert!(!s.is_available("b"));
+        assert_eq!(s.health("b"), Some(Health::Unknown));
+        s.set_weight("a", 0).unwrap();
+        assert!(!s.is_available("a"));
+        s.check_invariants();
+    }
+}

@@ -84,3 +84,90 @@ impl<P: Placement> HashPlacement<P> {
         Ok(i)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use ha_core::{Health, NodeId};
+    use ha_shard::{MaglevConfig, RingConfig};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use crate::test_support::weighted_set;
+    use crate::{Balancer, ConsistentHash, Endpoint, MaglevHash, Picker};
+
+    fn homes<P: Picker>(lb: &mut Balancer<P>, keys: usize) -> Vec<String> {
+        let mut rng = StdRng::seed_from_u64(0);
+        let now = Instant::now();
+        (0..keys)
+            .map(|k| {
+                lb.pick_key(format!("key-{k}").as_bytes(), now, &mut rng)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// `stray_moves`: keys a join may move between old endpoints (Maglev's fresh build moves a
+    /// few; the ring none).
+    fn check_stability<P: Picker>(picker: P, stray_moves: usize) {
+        let now = Instant::now();
+        let mut lb = Balancer::new(weighted_set(&[1; 8]), picker);
+        let before = homes(&mut lb, 2_000);
+        // An unhealthy endpoint's keys move; no other key does; they come back on recovery.
+        lb.endpoints_mut()
+            .set_health("e3", Health::Unhealthy, now)
+            .unwrap();
+        let during = homes(&mut lb, 2_000);
+        for (b, d) in before.iter().zip(&during) {
+            if b == "e3" {
+                assert_ne!(d, "e3");
+            } else {
+                assert_eq!(b, d);
+            }
+        }
+        lb.endpoints_mut()
+            .set_health("e3", Health::Healthy, now)
+            .unwrap();
+        assert_eq!(homes(&mut lb, 2_000), before);
+        // A join moves keys only to the new endpoint, and about 1/9 of them.
+        lb.endpoints_mut()
+            .add(Endpoint::new(NodeId::new("e8").unwrap()), now)
+            .unwrap();
+        let after = homes(&mut lb, 2_000);
+        let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        let stray = before
+            .iter()
+            .zip(&after)
+            .filter(|(b, a)| b != a && *a != "e8")
+            .count();
+        assert!(
+            stray <= stray_moves,
+            "{stray} keys moved between old endpoints"
+        );
+        assert!((120..400).contains(&moved), "{moved} of 2000 moved");
+    }
+
+    #[test]
+    fn consistent_hash_moves_only_the_keys_it_must() {
+        check_stability(ConsistentHash::new(RingConfig::default()).unwrap(), 0);
+    }
+
+    #[test]
+    fn maglev_moves_only_the_keys_it_must() {
+        // A fresh Maglev build moves a few keys between old endpoints too: 4 of 2000 here.
+        check_stability(MaglevHash::new(MaglevConfig::default()).unwrap(), 10);
+    }
+
+    #[test]
+    fn bad_placement_configs_are_rejected() {
+        assert!(
+            ConsistentHash::new(RingConfig {
+                points_per_weight: 0
+            })
+            .is_err()
+        );
+        assert!(MaglevHash::new(MaglevConfig { table_size: 100 }).is_err());
+    }
+}

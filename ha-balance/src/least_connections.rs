@@ -51,3 +51,33 @@ impl Picker for LeastConnections {
             .ok_or_else(|| endpoints.none_available())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::weighted_set;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn the_least_loaded_per_weight_wins_and_ties_rotate() {
+        let mut set = weighted_set(&[1, 1, 2]);
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut lc = LeastConnections::default();
+        // All idle: e2 (weight 2) has load 1/2, the others 1.
+        assert_eq!(lc.pick(&set, None, now, &mut rng).unwrap(), 2);
+        set.on_start("e2").unwrap();
+        // e2: 2/2 = 1, a three-way tie: the scan start rotates.
+        let picks: Vec<usize> = (0..3)
+            .map(|_| lc.pick(&set, None, now, &mut rng).unwrap())
+            .collect();
+        let mut sorted = picks.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![0, 1, 2], "{picks:?}");
+        set.on_start("e0").unwrap();
+        set.on_start("e2").unwrap();
+        // e0: 2, e1: 1, e2: 3/2.
+        assert_eq!(lc.pick(&set, None, now, &mut rng).unwrap(), 1);
+    }
+}

@@ -85,6 +85,8 @@ mod region;
 mod round_robin;
 pub mod slow_start;
 mod smooth_wrr;
+#[cfg(test)]
+mod test_support;
 
 pub use affinity::{AffinityConfig, AffinityPick, RepickReason, SessionAffinity, Stickiness};
 pub use balancer::Balancer;

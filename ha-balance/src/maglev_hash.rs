@@ -16,6 +16,12 @@ use crate::{EndpointSet, Error, Picker, Result};
 /// preference order; health changes do not rebuild the table, membership and weight changes do
 /// (on the next pick; 1000 endpoints take a few milliseconds with the default table). Slow start
 /// does not apply. Picks without a key are refused with [`Error::KeyRequired`].
+///
+/// The table is built afresh from the membership, so every balancer with the same endpoints
+/// places keys alike, whatever order the changes came in; the price is that a join also moves a
+/// few keys between the endpoints already there: with the default table, 4 of 2000 keys
+/// (0.2%) when an 8-endpoint set gains a ninth, beside the 11% that move to the newcomer; with
+/// a 4093-entry table, 46 (2.3%). [`ConsistentHash`](crate::ConsistentHash) moves none.
 #[derive(Debug, Clone)]
 pub struct MaglevHash {
     config: MaglevConfig,

@@ -77,3 +77,55 @@ impl Picker for WeightedRandom {
             .ok_or_else(|| endpoints.none_available())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::weighted_set;
+    use ha_core::Health;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn counts<P: Picker>(picker: &mut P, set: &EndpointSet, picks: usize) -> Vec<usize> {
+        let mut rng = StdRng::seed_from_u64(3);
+        let now = Instant::now();
+        let mut counts = vec![0; set.len()];
+        for _ in 0..picks {
+            counts[picker.pick(set, None, now, &mut rng).unwrap()] += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn random_is_uniform_and_skips_unavailable() {
+        let mut set = weighted_set(&[1, 5, 1, 1]);
+        set.set_health("e2", Health::Unhealthy, Instant::now())
+            .unwrap();
+        let c = counts(&mut Random, &set, 30_000);
+        assert_eq!(c[2], 0);
+        for i in [0, 1, 3] {
+            assert!((9_000..11_000).contains(&c[i]), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn weighted_random_follows_weights_and_refreshes_on_change() {
+        let mut set = weighted_set(&[1, 3, 0, 6]);
+        let mut picker = WeightedRandom::default();
+        let c = counts(&mut picker, &set, 50_000);
+        assert_eq!(c[2], 0);
+        assert!((4_000..6_000).contains(&c[0]), "{c:?}");
+        assert!((13_500..16_500).contains(&c[1]), "{c:?}");
+        assert!((28_000..32_000).contains(&c[3]), "{c:?}");
+        set.set_weight("e3", 0).unwrap();
+        let c = counts(&mut picker, &set, 4_000);
+        assert_eq!((c[2], c[3]), (0, 0));
+        set.set_weight("e0", 0).unwrap();
+        set.set_weight("e1", 0).unwrap();
+        let mut rng = StdRng::seed_from_u64(0);
+        assert!(matches!(
+            picker.pick(&set, None, Instant::now(), &mut rng),
+            Err(crate::Error::NoEndpointAvailable { zero_weight: 4, .. })
+        ));
+    }
+}

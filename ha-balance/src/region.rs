@@ -355,3 +355,135 @@ fn latency_of(state: &RegionState) -> Option<Duration> {
         .value()
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> RegionRouter {
+        RegionRouter::new(
+            vec![
+                Region::new("us-east", GeoPoint::new(39.0, -77.5).unwrap()),
+                Region::new("us-west", GeoPoint::new(45.6, -121.2).unwrap()),
+                Region::new("eu-west", GeoPoint::new(53.3, -6.3).unwrap()),
+            ],
+            RegionRouterConfig::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn haversine_matches_known_distances() {
+        let a = GeoPoint::new(0.0, 0.0).unwrap();
+        assert_eq!(a.distance_km(&a), 0.0);
+        let quarter = a.distance_km(&GeoPoint::new(0.0, 90.0).unwrap());
+        assert!((quarter - EARTH_RADIUS_KM * std::f64::consts::FRAC_PI_2).abs() < 1e-6);
+        let antipode = a.distance_km(&GeoPoint::new(0.0, 180.0).unwrap());
+        assert!((antipode - EARTH_RADIUS_KM * std::f64::consts::PI).abs() < 1e-6);
+        // Paris–Sydney, about 16 960 km.
+        let paris = GeoPoint::new(48.8566, 2.3522).unwrap();
+        let sydney = GeoPoint::new(-33.8688, 151.2093).unwrap();
+        assert!((paris.distance_km(&sydney) - 16_960.0).abs() < 40.0);
+    }
+
+    #[test]
+    fn bad_coordinates_and_settings_are_rejected() {
+        assert!(matches!(
+            GeoPoint::new(f64::NAN, 0.0),
+            Err(Error::Core(ha_core::Error::NotFinite { .. }))
+        ));
+        assert!(matches!(
+            GeoPoint::new(91.0, 0.0),
+            Err(Error::Core(ha_core::Error::OutOfRange { .. }))
+        ));
+        assert!(GeoPoint::new(0.0, -180.5).is_err());
+        assert_eq!(
+            RegionRouter::new(vec![], RegionRouterConfig::default()).unwrap_err(),
+            Error::NoRegions
+        );
+        let p = GeoPoint::new(0.0, 0.0).unwrap();
+        assert_eq!(
+            RegionRouter::new(
+                vec![Region::new("a", p), Region::new("a", p)],
+                RegionRouterConfig::default()
+            )
+            .unwrap_err(),
+            Error::DuplicateRegion("a".into())
+        );
+        let zero = RegionRouterConfig {
+            latency_half_life: Duration::ZERO,
+        };
+        assert!(RegionRouter::new(vec![Region::new("a", p)], zero).is_err());
+        let bad = GeoPoint {
+            latitude: f64::NAN,
+            longitude: 0.0,
+        };
+        assert!(router().route(RegionStrategy::Nearest(bad)).is_err());
+        assert!(
+            RegionRouter::new(vec![Region::new("a", bad)], RegionRouterConfig::default()).is_err()
+        );
+        let mut r = router();
+        assert_eq!(
+            r.set_health("mars", Health::Healthy),
+            Err(Error::UnknownRegion("mars".into()))
+        );
+        assert!(
+            r.record_latency("mars", Duration::from_millis(1), Instant::now())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn routing_by_distance_fails_over_in_order() {
+        let mut r = router();
+        let seattle = RegionStrategy::Nearest(GeoPoint::new(47.6, -122.3).unwrap());
+        assert_eq!(r.ranking(seattle), vec!["us-west", "us-east", "eu-west"]);
+        let choice = r.route(seattle).unwrap();
+        assert_eq!((choice.region.as_str(), choice.failover), ("us-west", 0));
+        assert!(choice.distance_km.unwrap() < 300.0);
+        r.set_health("us-west", Health::Unhealthy).unwrap();
+        r.set_health("us-east", Health::Degraded).unwrap();
+        assert_eq!(r.route(seattle).unwrap().region, "us-east");
+        r.set_health("us-east", Health::Unhealthy).unwrap();
+        let last = r.route(seattle).unwrap();
+        assert_eq!((last.region.as_str(), last.failover), ("eu-west", 2));
+        r.set_health("eu-west", Health::Unhealthy).unwrap();
+        assert_eq!(
+            r.route(seattle).unwrap_err(),
+            Error::NoRegionAvailable { total: 3 }
+        );
+    }
+
+    #[test]
+    fn routing_by_latency_follows_the_average_and_ranks_unmeasured_last() {
+        let mut r = router();
+        let t = Instant::now();
+        // Nothing measured: the order given.
+        assert_eq!(
+            r.ranking(RegionStrategy::LowestLatency),
+            vec!["us-east", "us-west", "eu-west"]
+        );
+        r.record_latency("eu-west", Duration::from_millis(80), t)
+            .unwrap();
+        r.record_latency("us-west", Duration::from_millis(30), t)
+            .unwrap();
+        assert_eq!(
+            r.ranking(RegionStrategy::LowestLatency),
+            vec!["us-west", "eu-west", "us-east"]
+        );
+        // us-west slows down; after a few half-lives its average passes eu-west's.
+        for s in 1..=6 {
+            r.record_latency(
+                "us-west",
+                Duration::from_millis(300),
+                t + Duration::from_secs(30 * s),
+            )
+            .unwrap();
+        }
+        let choice = r.route(RegionStrategy::LowestLatency).unwrap();
+        assert_eq!(choice.region, "eu-west");
+        assert_eq!(choice.latency, Some(Duration::from_millis(80)));
+        assert!(r.latency("us-west").unwrap() > Duration::from_millis(250));
+        assert_eq!(r.latency("us-east"), None);
+    }
+}

@@ -54,3 +54,45 @@ impl Picker for SmoothWeightedRoundRobin {
         Ok(best)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Balancer, Endpoint, EndpointSetConfig};
+    use ha_core::NodeId;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn sequence(weights: &[(&str, u32)], picks: usize) -> String {
+        let endpoints = weights
+            .iter()
+            .map(|&(id, w)| Endpoint::new(NodeId::new(id).unwrap()).with_weight(w))
+            .collect();
+        let set = EndpointSet::new(endpoints, EndpointSetConfig::default()).unwrap();
+        let mut lb = Balancer::new(set, SmoothWeightedRoundRobin::default());
+        let mut rng = StdRng::seed_from_u64(0);
+        let now = Instant::now();
+        (0..picks)
+            .map(|_| lb.pick(now, &mut rng).unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn weights_5_1_1_give_nginx_sequence() {
+        assert_eq!(
+            sequence(&[("a", 5), ("b", 1), ("c", 1)], 14),
+            "aabacaaaabacaa"
+        );
+    }
+
+    #[test]
+    fn weights_4_2_1_interleave() {
+        // nginx: current weights start at 0, ties to the first.
+        assert_eq!(sequence(&[("a", 4), ("b", 2), ("c", 1)], 7), "abacaba");
+    }
+
+    #[test]
+    fn zero_weight_endpoints_are_skipped() {
+        assert_eq!(sequence(&[("a", 0), ("b", 1), ("c", 1)], 4), "bcbc");
+    }
+}

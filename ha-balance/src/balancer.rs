@@ -83,16 +83,16 @@ impl<P: Picker> Balancer<P> {
         rng: &mut R,
     ) -> Result<NodeId> {
         let i = self.picker.pick(&self.endpoints, key, now, rng)?;
-        let slot = self
-            .endpoints
+        let set = &self.endpoints;
+        let slot = set
             .slots()
             .get(i)
-            .filter(|s| s.is_available())
-            .ok_or_else(|| self.endpoints.none_available())?;
+            .filter(|_| set.available_at(i))
+            .ok_or_else(|| set.none_available())?;
         tracing::debug!(
             picker = self.picker.name(),
             endpoint = %slot.id,
-            in_flight = slot.in_flight,
+            in_flight = set.hot()[i].in_flight,
             available = self.endpoints.available_len(),
             "picked"
         );

@@ -48,8 +48,8 @@ impl<P: Placement> HashPlacement<P> {
             slot => {
                 let mut nodes = Vec::with_capacity(endpoints.len());
                 let mut to_set = Vec::with_capacity(endpoints.len());
-                for (i, s) in endpoints.slots().iter().enumerate() {
-                    if let Some(weight) = NonZeroU32::new(s.weight) {
+                for (i, (s, h)) in endpoints.slots().iter().zip(endpoints.hot()).enumerate() {
+                    if let Some(weight) = NonZeroU32::new(h.weight) {
                         nodes.push(Node::new(s.id.clone(), "").with_weight(weight));
                         to_set.push(i);
                     }
@@ -71,7 +71,7 @@ impl<P: Placement> HashPlacement<P> {
         let mut skipped = 0usize;
         built.placement.visit_preference(hash, &mut |p| {
             match built.to_set.get(p).copied() {
-                Some(i) if slots[i].is_available() => {
+                Some(i) if endpoints.available_at(i) => {
                     chosen = Some(i);
                     return ControlFlow::Break(());
                 }

@@ -37,11 +37,16 @@ impl Picker for LeastConnections {
         }
         let start = self.offset % available.len();
         self.offset = start + 1;
-        let slots = endpoints.slots();
+        let hot = endpoints.hot();
+        let ramping = endpoints.ramping(now);
         let mut best: Option<(usize, u64, u64)> = None;
         for &i in available[start..].iter().chain(&available[..start]) {
-            let load = u64::from(slots[i].in_flight) + 1;
-            let weight = u64::from(endpoints.weight_at(i, now));
+            let load = u64::from(hot[i].in_flight) + 1;
+            let weight = u64::from(if ramping {
+                endpoints.weight_at(i, now)
+            } else {
+                hot[i].weight
+            });
             // load / weight < best_load / best_weight, in integers (each product < 2⁶⁴).
             if best.is_none_or(|(_, bl, bw)| load * bw < bl * weight) {
                 best = Some((i, load, weight));

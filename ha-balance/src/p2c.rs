@@ -38,9 +38,10 @@ impl P2cLeastLoaded {
         let (a, b) = sample_two(available.len(), rng);
         let (a, b) = (available[a], available[b]);
         let slots = endpoints.slots();
+        let hot = endpoints.hot();
         let load = |i: usize| {
             (
-                u64::from(slots[i].in_flight) + 1,
+                u64::from(hot[i].in_flight) + 1,
                 u64::from(endpoints.weight_at(i, now)),
             )
         };

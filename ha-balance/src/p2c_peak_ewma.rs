@@ -91,9 +91,10 @@ impl P2cPeakEwma {
         let (a, b) = sample_two(available.len(), rng);
         let (a, b) = (available[a], available[b]);
         let slots = endpoints.slots();
+        let hot = endpoints.hot();
         let estimates = self.estimates.values_mut();
         let mut load = |i: usize| {
-            estimates[i].load(slots[i].in_flight, now, &config)
+            estimates[i].load(hot[i].in_flight, now, &config)
                 / f64::from(endpoints.weight_at(i, now))
         };
         let (la, lb) = (load(a), load(b));
@@ -103,8 +104,8 @@ impl P2cPeakEwma {
             ((a, la), (b, lb))
         };
         tracing::debug!(
-            first = %slots[a].id, first_load_ns = la, first_in_flight = slots[a].in_flight,
-            second = %slots[b].id, second_load_ns = lb, second_in_flight = slots[b].in_flight,
+            first = %slots[a].id, first_load_ns = la, first_in_flight = hot[a].in_flight,
+            second = %slots[b].id, second_load_ns = lb, second_in_flight = hot[b].in_flight,
             chosen = %slots[chosen.0.0].id,
             "p2c peak-ewma"
         );

@@ -39,17 +39,24 @@ impl Picker for SmoothWeightedRoundRobin {
     ) -> Result<usize> {
         self.current.sync(endpoints, || 0);
         let current = self.current.values_mut();
+        let hot = endpoints.hot();
+        let ramping = endpoints.ramping(now);
         let mut total: i64 = 0;
-        let mut best: Option<usize> = None;
+        let mut best: Option<(usize, i64)> = None;
         for &i in endpoints.available_indices() {
-            let weight = i64::from(endpoints.weight_at(i, now));
-            current[i] += weight;
+            let weight = i64::from(if ramping {
+                endpoints.weight_at(i, now)
+            } else {
+                hot[i].weight
+            });
+            let value = current[i] + weight;
+            current[i] = value;
             total += weight;
-            if best.is_none_or(|b| current[i] > current[b]) {
-                best = Some(i);
+            if best.is_none_or(|(_, top)| value > top) {
+                best = Some((i, value));
             }
         }
-        let best = best.ok_or_else(|| endpoints.none_available())?;
+        let (best, _) = best.ok_or_else(|| endpoints.none_available())?;
         current[best] -= total;
         Ok(best)
     }

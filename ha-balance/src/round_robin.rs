@@ -50,3 +50,31 @@ impl Picker for RoundRobin {
         Ok(available[position])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Balancer;
+    use crate::test_support::weighted_set;
+    use ha_core::Health;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn the_turn_moves_on_among_the_available_and_weights_are_ignored() {
+        let mut lb = Balancer::new(weighted_set(&[5, 1, 1, 1]), RoundRobin::default());
+        let mut rng = StdRng::seed_from_u64(0);
+        let now = Instant::now();
+        let mut picks = |lb: &mut Balancer<RoundRobin>, n: usize| {
+            (0..n)
+                .map(|_| lb.pick(now, &mut rng).unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(picks(&mut lb, 5), "e0 e1 e2 e3 e0");
+        lb.endpoints_mut()
+            .set_health("e2", Health::Unhealthy, now)
+            .unwrap();
+        assert_eq!(picks(&mut lb, 4), "e1 e3 e0 e1");
+    }
+}

@@ -85,7 +85,7 @@ impl HealthSchedule {
         self.checks
             .remove(endpoint)
             .map(drop)
-            .ok_or_else(|| Error::UnknownEndpoint(endpoint.clone()))
+            .ok_or_else(|| Error::UnknownEndpoint(endpoint.to_string()))
     }
 
     /// The endpoints whose check is due at `now` (none under way, the interval passed), in
@@ -170,7 +170,7 @@ impl HealthSchedule {
     fn check_mut(&mut self, endpoint: &NodeId) -> Result<&mut HealthCheck> {
         self.checks
             .get_mut(endpoint)
-            .ok_or_else(|| Error::UnknownEndpoint(endpoint.clone()))
+            .ok_or_else(|| Error::UnknownEndpoint(endpoint.to_string()))
     }
 }
 
@@ -228,7 +228,7 @@ mod tests {
         let t = Instant::now();
         assert_eq!(
             s.record(&id("z"), CheckOutcome::Success, SEC, t),
-            Err(Error::UnknownEndpoint(id("z")))
+            Err(Error::UnknownEndpoint("z".into()))
         );
         assert!(s.remove_endpoint(&id("z")).is_err());
         s.remove_endpoint(&id("a")).unwrap();

@@ -338,7 +338,7 @@ impl OutlierDetector {
         let host = self
             .hosts
             .remove(endpoint)
-            .ok_or_else(|| Error::UnknownEndpoint(endpoint.clone()))?;
+            .ok_or_else(|| Error::UnknownEndpoint(endpoint.to_string()))?;
         if host.ejected_until.is_some() {
             self.ejected -= 1;
         }
@@ -385,7 +385,7 @@ impl OutlierDetector {
         let host = self
             .hosts
             .get_mut(endpoint)
-            .ok_or_else(|| Error::UnknownEndpoint(endpoint.clone()))?;
+            .ok_or_else(|| Error::UnknownEndpoint(endpoint.to_string()))?;
         host.requests += 1;
         let reason = match class {
             ResponseClass::Success => {

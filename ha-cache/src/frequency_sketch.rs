@@ -1,0 +1,151 @@
+//! A count-min sketch of 4-bit counters with periodic aging: TinyLFU's estimate of how often a
+//! key was asked for lately.
+//!
+//! Follows the sketch described for Caffeine ("TinyLFU: A Highly Efficient Cache Admission
+//! Policy", Einziger, Friedman and Manes, 2017): four counters per key, each in a different
+//! 64-bit word of a power-of-two table, saturating at 15; after `10 ×` the table's key capacity
+//! increments every counter is halved, so old popularity fades. Unlike Caffeine we keep the four
+//! counters in four independently hashed words rather than one cache-line block, and we use no
+//! doorkeeper.
+
+/// Counters per 64-bit word.
+const COUNTERS_PER_WORD: u32 = 16;
+/// A counter's largest value.
+const MAX_COUNT: u64 = 15;
+/// Masks the low three bits of every nibble: used to halve all counters at once.
+const RESET_MASK: u64 = 0x7777_7777_7777_7777;
+/// Seeds mixing the key hash for each of the four rows.
+const SEEDS: [u64; 4] = [
+    0xc3a5_c85c_97cb_3127,
+    0xb492_b66f_be98_f273,
+    0x9ae1_6a3b_2f90_404f,
+    0xcbf2_9ce4_8422_2325,
+];
+
+/// A 4-bit count-min sketch with aging.
+#[derive(Debug, Clone)]
+pub(crate) struct FrequencySketch {
+    table: Vec<u64>,
+    mask: usize,
+    /// Increments since the last halving.
+    size: u64,
+    /// Increments that trigger a halving.
+    sample_size: u64,
+}
+
+impl FrequencySketch {
+    /// A sketch for about `capacity` distinct keys (at least 16, at most 2^26).
+    pub(crate) fn new(capacity: u64) -> FrequencySketch {
+        let words = capacity.clamp(16, 1 << 26).next_power_of_two() as usize;
+        FrequencySketch {
+            table: vec![0; words],
+            mask: words - 1,
+            size: 0,
+            sample_size: 10 * words as u64,
+        }
+    }
+
+    /// Keys the sketch was sized for.
+    pub(crate) fn capacity(&self) -> u64 {
+        self.table.len() as u64
+    }
+
+    /// Grows the table (dropping all counts) when `keys` exceeds its capacity.
+    pub(crate) fn ensure_capacity(&mut self, keys: u64) {
+        if keys > self.capacity() && self.capacity() < (1 << 26) {
+            *self = FrequencySketch::new(keys.saturating_mul(2));
+        }
+    }
+
+    fn slot(&self, hash: u64, row: usize) -> (usize, u32) {
+        let mixed = (hash ^ SEEDS[row]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mixed = mixed ^ (mixed >> 29);
+        let word = (mixed as usize) & self.mask;
+        let nibble = ((mixed >> 60) as u32) % COUNTERS_PER_WORD;
+        (word, nibble * 4)
+    }
+
+    /// The estimated count of `hash`, in `0..=15`.
+    pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        let mut min = MAX_COUNT;
+        for row in 0..SEEDS.len() {
+            let (word, shift) = self.slot(hash, row);
+            min = min.min((self.table[word] >> shift) & 0xf);
+        }
+        min as u8
+    }
+
+    /// Counts one more access to `hash`, halving every counter once enough were counted.
+    pub(crate) fn increment(&mut self, hash: u64) {
+        let mut added = false;
+        for row in 0..SEEDS.len() {
+            let (word, shift) = self.slot(hash, row);
+            if (self.table[word] >> shift) & 0xf < MAX_COUNT {
+                self.table[word] += 1 << shift;
+                added = true;
+            }
+        }
+        if added {
+            self.size += 1;
+            if self.size >= self.sample_size {
+                self.age();
+            }
+        }
+    }
+
+    /// Halves every counter.
+    fn age(&mut self) {
+        for word in &mut self.table {
+            *word = (*word >> 1) & RESET_MASK;
+        }
+        self.size /= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_saturate_at_fifteen() {
+        let mut sketch = FrequencySketch::new(64);
+        for _ in 0..40 {
+            sketch.increment(42);
+        }
+        assert_eq!(sketch.frequency(42), 15);
+    }
+
+    #[test]
+    fn frequent_keys_estimate_higher_than_rare_ones() {
+        let mut sketch = FrequencySketch::new(512);
+        for key in 0..512u64 {
+            let hash = key.wrapping_mul(0x2545_f491_4f6c_dd1d);
+            for _ in 0..(key % 8) {
+                sketch.increment(hash);
+            }
+        }
+        let hot = 7u64.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let cold = 8u64.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        assert!(sketch.frequency(hot) >= 7);
+        assert!(sketch.frequency(cold) < sketch.frequency(hot));
+    }
+
+    #[test]
+    fn aging_halves_counts() {
+        let mut sketch = FrequencySketch::new(16);
+        for _ in 0..10 {
+            sketch.increment(1);
+        }
+        assert_eq!(sketch.frequency(1), 10);
+        sketch.age();
+        assert_eq!(sketch.frequency(1), 5);
+    }
+
+    #[test]
+    fn growing_keeps_a_power_of_two_table() {
+        let mut sketch = FrequencySketch::new(16);
+        sketch.ensure_capacity(100);
+        assert!(sketch.capacity() >= 100);
+        assert!(sketch.capacity().is_power_of_two());
+    }
+}

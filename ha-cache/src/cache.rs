@@ -116,7 +116,11 @@ where
                     capacity,
                     // A weighted shard sizes its sketch for entries of weight ~64; it grows
                     // with the entry count.
-                    entries: if weighted { (capacity / 64).max(16) } else { capacity },
+                    entries: if weighted {
+                        (capacity / 64).max(16)
+                    } else {
+                        capacity
+                    },
                     default_ttl: config.time_to_live.map(nanos),
                     time_to_idle: config.time_to_idle.map(nanos),
                     seed: config.hash_seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
@@ -171,7 +175,10 @@ where
         let hash = self.hash(key);
         let mut removed = Removed::new();
         let mut now = LazyNow::new(&self.inner.timer);
-        let value = self.shard(hash).lock().get(hash, key, &mut now, &mut removed);
+        let value = self
+            .shard(hash)
+            .lock()
+            .get(hash, key, &mut now, &mut removed);
         self.notify(removed);
         value
     }
@@ -214,13 +221,13 @@ where
         }
     }
 
-    fn store(&self, key: K, value: V, weight: u64, write: Write) {
+    fn store(&self, key: K, value: V, write: Write) {
         let hash = self.hash(&key);
         let mut removed = Removed::new();
         let mut now = LazyNow::new(&self.inner.timer);
         self.shard(hash)
             .lock()
-            .insert(hash, key, value, weight, write, &mut now, &mut removed);
+            .insert(hash, key, value, write, &mut now, &mut removed);
         self.notify(removed);
     }
 
@@ -233,7 +240,11 @@ where
     /// stale value survives. [`try_insert`](Cache::try_insert) refuses such an entry instead.
     pub fn insert(&self, key: K, value: V) {
         let weight = self.weigh(&key, &value);
-        self.store(key, value, weight, Write::default());
+        let write = Write {
+            weight,
+            ..Write::default()
+        };
+        self.store(key, value, write);
     }
 
     /// Stores `value` under `key`, or refuses an entry heavier than
@@ -264,10 +275,11 @@ where
             Some(tags.into_boxed_slice())
         };
         let write = Write {
+            weight,
             ttl: options.ttl.map(nanos),
             tags,
         };
-        self.store(key, value, weight, write);
+        self.store(key, value, write);
         Ok(())
     }
 

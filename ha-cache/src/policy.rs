@@ -93,7 +93,11 @@ mod tests {
         assert!(first < 0);
         assert_eq!(climber.adjustment(), None);
         for i in 0..1000 {
-            if i % 2 == 0 { climber.record_hit() } else { climber.record_miss() }
+            if i % 2 == 0 {
+                climber.record_hit()
+            } else {
+                climber.record_miss()
+            }
         }
         // The ratio fell to 0.5: the climber reverses.
         let second = climber.adjustment().unwrap();

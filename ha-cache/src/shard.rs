@@ -20,7 +20,7 @@ use hashbrown::HashTable;
 
 use crate::expiry::{ExpiryQueue, LazyNow, NEVER};
 use crate::frequency_sketch::FrequencySketch;
-use crate::listener::{Removed, RemovalCause};
+use crate::listener::{RemovalCause, Removed};
 use crate::policy::{Climber, INITIAL_WINDOW_RATIO, PROTECTED_RATIO};
 use crate::stats::CacheStats;
 
@@ -87,9 +87,10 @@ impl List {
     };
 }
 
-/// What an insert does about time and tags.
+/// What an insert stores besides the key and value: its weight, time to live and tags.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Write {
+    pub(crate) weight: u64,
     /// Nanoseconds the entry lives, or `None` for the cache's default.
     pub(crate) ttl: Option<u64>,
     pub(crate) tags: Option<Box<[Tag]>>,
@@ -564,21 +565,30 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         hash: u64,
         key: K,
         value: V,
-        weight: u64,
         write: Write,
         now: &mut LazyNow<'_>,
         removed: &mut Removed<K, V>,
     ) {
+        let weight = write.weight;
         let ttl = write.ttl.or(self.settings.default_ttl);
         let timed = ttl.is_some() || self.settings.time_to_idle.is_some();
         let at = if timed { now.get() } else { 0 };
         let expires_at = ttl.map_or(NEVER, |ttl| at.saturating_add(ttl));
-        let existing = self.find(hash, &key);
+        let mut existing = self.find(hash, &key);
+        if let Some(slot) = existing.filter(|&slot| self.is_expired(slot, now)) {
+            // An expired entry is gone: the write is a fresh insert.
+            self.remove_slot(slot, RemovalCause::Expired, removed);
+            existing = None;
+        }
         if weight > self.settings.capacity {
             if let Some(slot) = existing {
                 self.remove_slot(slot, RemovalCause::Replaced, removed);
             }
-            tracing::debug!(weight, capacity = self.settings.capacity, "cache entry too heavy, not stored");
+            tracing::debug!(
+                weight,
+                capacity = self.settings.capacity,
+                "cache entry too heavy, not stored"
+            );
             self.stats.evictions_size += 1;
             removed.push((key, value, RemovalCause::Size));
             self.maintain(now, removed);
@@ -586,11 +596,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
         match existing {
             Some(slot) => {
-                let cause = if self.is_expired(slot, now) {
-                    RemovalCause::Expired
-                } else {
-                    RemovalCause::Replaced
-                };
                 let old_tags = self.node_mut(slot).tags.take();
                 if let Some(tags) = &old_tags {
                     self.untag(slot, tags);
@@ -610,11 +615,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 list.weight = list.weight - old_weight + weight;
                 self.weight = self.weight - old_weight + weight;
                 self.stats.updates += 1;
-                match cause {
-                    RemovalCause::Expired => self.stats.expirations += 1,
-                    _ => self.stats.replacements += 1,
-                }
-                removed.push((key, old, cause));
+                self.stats.replacements += 1;
+                removed.push((key, old, RemovalCause::Replaced));
                 self.schedule(slot);
                 self.on_hit(slot);
             }
@@ -648,10 +650,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     }
                 };
                 let slots = &self.slots;
-                self.table.insert_unique(hash, slot, |&s| match &slots[s as usize].node {
-                    Some(node) => node.hash,
-                    None => 0,
-                });
+                self.table
+                    .insert_unique(hash, slot, |&s| match &slots[s as usize].node {
+                        Some(node) => node.hash,
+                        None => 0,
+                    });
                 if let Some(tags) = &write.tags {
                     self.tag(slot, tags);
                 }

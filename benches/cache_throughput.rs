@@ -70,9 +70,15 @@ fn subjects() -> Vec<(&'static str, Box<dyn Subject>)> {
             "ha-cache",
             Box::new(Ha(ha::cache::Cache::builder(CAPACITY).build().unwrap())),
         ),
-        ("quick_cache", Box::new(Quick(quick_cache::sync::Cache::new(CAPACITY as usize)))),
+        (
+            "quick_cache",
+            Box::new(Quick(quick_cache::sync::Cache::new(CAPACITY as usize))),
+        ),
         ("moka", Box::new(Moka(moka::sync::Cache::new(CAPACITY)))),
-        ("mini-moka", Box::new(MiniMoka(mini_moka::sync::Cache::new(CAPACITY)))),
+        (
+            "mini-moka",
+            Box::new(MiniMoka(mini_moka::sync::Cache::new(CAPACITY))),
+        ),
     ]
 }
 
@@ -84,7 +90,9 @@ fn zipf_trace(seed: u64) -> Vec<u64> {
 
 fn uniform_trace(seed: u64, range: std::ops::Range<u64>) -> Vec<u64> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    (0..TRACE).map(|_| rng.random_range(range.clone())).collect()
+    (0..TRACE)
+        .map(|_| rng.random_range(range.clone()))
+        .collect()
 }
 
 fn single_ops(c: &mut Criterion) {

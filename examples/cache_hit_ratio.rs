@@ -63,7 +63,12 @@ struct Lru {
 
 impl Lru {
     fn new(capacity: usize) -> Lru {
-        Lru { capacity, clock: 0, stamps: HashMap::new(), order: BTreeSet::new() }
+        Lru {
+            capacity,
+            clock: 0,
+            stamps: HashMap::new(),
+            order: BTreeSet::new(),
+        }
     }
 }
 
@@ -161,7 +166,8 @@ fn loop_scan_trace(len: usize) -> Vec<u64> {
 /// Reads an ARC trace: lines `start count _ _`, each touching pages `start..start + count`.
 fn arc_trace(path: &Path) -> Option<Vec<u64>> {
     let file = std::fs::File::open(path).ok()?;
-    let mut decoder = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(file)).ok()?;
+    let mut decoder =
+        ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(file)).ok()?;
     let mut text = String::new();
     decoder.read_to_string(&mut text).ok()?;
     let mut out = Vec::new();
@@ -176,7 +182,10 @@ fn arc_trace(path: &Path) -> Option<Vec<u64>> {
 
 fn report(name: &str, trace: &[u64]) {
     let distinct = trace.iter().collect::<std::collections::HashSet<_>>().len();
-    println!("\n{name}: {} accesses, {distinct} distinct keys", trace.len());
+    println!(
+        "\n{name}: {} accesses, {distinct} distinct keys",
+        trace.len()
+    );
     println!("| size | ha-cache | LRU | moka | quick_cache | OPT |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for percent in [0.1, 1.0, 10.0] {
@@ -201,13 +210,19 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("../shared/data/cache-traces"));
     for alpha in [0.6, 0.8, 1.0] {
-        report(&format!("Zipf {alpha} over 100,000 keys"), &zipf_trace(alpha, 100_000, 2_000_000));
+        report(
+            &format!("Zipf {alpha} over 100,000 keys"),
+            &zipf_trace(alpha, 100_000, 2_000_000),
+        );
     }
     report("loop/scan mix", &loop_scan_trace(1_500_000));
     for name in ["OLTP", "P3"] {
         match arc_trace(&dir.join(format!("{name}.lis.zst"))) {
             Some(trace) => report(&format!("ARC trace {name}"), &trace),
-            None => println!("\n{name}: trace not found or unreadable under {}", dir.display()),
+            None => println!(
+                "\n{name}: trace not found or unreadable under {}",
+                dir.display()
+            ),
         }
     }
 }

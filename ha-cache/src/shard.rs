@@ -9,6 +9,11 @@
 //! frequency sketch says was asked for more often stays. A hit in probation promotes an entry
 //! to protected; protected overflow is demoted back to probation.
 //!
+//! Unlike Caffeine, which buffers reads and replays them on the lists, a read here only sets
+//! the entry's `referenced` bit (and counts it in the sketch); the move a read earns — to its
+//! list's tail, or from probation to protected — is made when eviction next reaches the entry,
+//! as CLOCK's second chance does. A hit touches one entry instead of three list neighbours.
+//!
 //! [`Cache`]: crate::Cache
 
 use std::borrow::Borrow;
@@ -53,6 +58,9 @@ struct Node<K, V> {
     hash: u64,
     weight: u64,
     region: Region,
+    /// Read since it was last placed: moves it (to the window's or protected's tail, or from
+    /// probation to protected) when eviction next reaches it, instead of on the read.
+    referenced: bool,
     prev: u32,
     next: u32,
     /// Time-to-live deadline, or [`NEVER`].
@@ -400,25 +408,32 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     // ---- policy ------------------------------------------------------------------------------
 
+    /// A read: counted in the sketch and marked for its move at the next eviction (lazy
+    /// promotion), so a hit touches only its own entry.
     fn on_hit(&mut self, slot: u32) {
-        self.sketch.increment(self.node(slot).hash);
+        let node = self.node_mut(slot);
+        node.referenced = true;
+        let hash = node.hash;
+        self.sketch.increment(hash);
         self.climber.record_hit();
-        match self.node(slot).region {
-            Region::Window => self.move_to(Region::Window, slot),
-            Region::Protected => self.move_to(Region::Protected, slot),
-            Region::Probation => {
-                self.move_to(Region::Protected, slot);
-                self.demote_protected();
-            }
-        }
     }
 
+    /// Demotes protected overflow to probation, giving read entries a second chance.
     fn demote_protected(&mut self) {
+        let mut chances = self.lists[Region::Protected as usize].len;
         while self.lists[Region::Protected as usize].weight > self.protected_max
             && self.lists[Region::Protected as usize].len > 1
         {
             let oldest = self.lists[Region::Protected as usize].head;
-            self.move_to(Region::Probation, oldest);
+            let node = self.node_mut(oldest);
+            let again = node.referenced && chances > 0;
+            node.referenced = false;
+            if again {
+                chances -= 1;
+                self.move_to(Region::Protected, oldest);
+            } else {
+                self.move_to(Region::Probation, oldest);
+            }
         }
     }
 
@@ -466,18 +481,42 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// Moves window overflow to probation and evicts until the shard is within capacity.
+    ///
+    /// Entries read since they were placed get their move now: a window entry goes back to the
+    /// window's tail, a probation entry is promoted to protected (and protected overflow is
+    /// demoted afterwards). The entries leaving the window are the candidates; each duels the
+    /// probation head (the victim) on sketch frequency.
     fn evict(&mut self, removed: &mut Removed<K, V>) {
         let mut candidates = 0u64;
+        let mut chances = self.lists[Region::Window as usize].len;
         while self.lists[Region::Window as usize].weight > self.window_max {
             let oldest = self.lists[Region::Window as usize].head;
             if oldest == NIL {
                 break;
             }
-            self.move_to(Region::Probation, oldest);
-            candidates += 1;
+            let node = self.node_mut(oldest);
+            let again = node.referenced && chances > 0;
+            node.referenced = false;
+            if again {
+                chances -= 1;
+                self.move_to(Region::Window, oldest);
+            } else {
+                self.move_to(Region::Probation, oldest);
+                candidates += 1;
+            }
         }
         while self.weight > self.settings.capacity {
             let probation = self.lists[Region::Probation as usize];
+            let victim_is_candidate = candidates > 0 && probation.len <= candidates;
+            let head = probation.head;
+            if head != NIL && self.node(head).referenced {
+                self.node_mut(head).referenced = false;
+                self.move_to(Region::Protected, head);
+                if victim_is_candidate {
+                    candidates -= 1;
+                }
+                continue;
+            }
             let victim = [Region::Probation, Region::Protected, Region::Window]
                 .iter()
                 .map(|&r| self.lists[r as usize].head)
@@ -486,7 +525,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 break;
             };
             let candidate = if candidates > 0 { probation.tail } else { NIL };
-            let victim_is_candidate = candidates > 0 && probation.len <= candidates;
             if candidate == NIL || candidate == victim {
                 self.remove_slot(victim, RemovalCause::Size, removed);
                 if victim_is_candidate {
@@ -627,6 +665,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     hash,
                     weight,
                     region: Region::Window,
+                    referenced: false,
                     prev: NIL,
                     next: NIL,
                     expires_at,

@@ -4,10 +4,14 @@
 //! Follows the sketch described for Caffeine ("TinyLFU: A Highly Efficient Cache Admission
 //! Policy", Einziger, Friedman and Manes, 2017): four counters per key, each in a different
 //! 64-bit word of a power-of-two table, saturating at 15; after `10 ×` the table's key capacity
-//! increments every counter is halved, so old popularity fades. Unlike Caffeine we keep the four
-//! counters in four independently hashed words rather than one cache-line block, and we use no
-//! doorkeeper.
+//! increments every counter is halved, so old popularity fades. As in Caffeine's current sketch,
+//! a key's four counters sit in one 64-byte block (one cache line: one memory miss per count,
+//! not four), one counter in each pair of the block's eight words. We use no doorkeeper.
 
+/// Words per expected key.
+const WIDTH: u64 = 4;
+/// 64-bit words per block (a 64-byte cache line).
+const WORDS_PER_BLOCK: usize = 8;
 /// Counters per 64-bit word.
 const COUNTERS_PER_WORD: u32 = 16;
 /// A counter's largest value.
@@ -34,20 +38,23 @@ pub(crate) struct FrequencySketch {
 }
 
 impl FrequencySketch {
-    /// A sketch for about `capacity` distinct keys (at least 16, at most 2^26).
+    /// A sketch for about `capacity` distinct keys (at least 16, at most 2^26): a word (16
+    /// counters) per key, rounded up to a power of two, and halving after `10 × capacity`
+    /// increments.
     pub(crate) fn new(capacity: u64) -> FrequencySketch {
-        let words = capacity.clamp(16, 1 << 26).next_power_of_two() as usize;
+        let capacity = capacity.clamp(16, 1 << 26);
+        let words = (capacity * WIDTH).next_power_of_two() as usize;
         FrequencySketch {
             table: vec![0; words],
             mask: words - 1,
             size: 0,
-            sample_size: 10 * words as u64,
+            sample_size: 10 * capacity,
         }
     }
 
     /// Keys the sketch was sized for.
     pub(crate) fn capacity(&self) -> u64 {
-        self.table.len() as u64
+        self.sample_size / 10
     }
 
     /// Grows the table (dropping all counts) when `keys` exceeds its capacity.
@@ -57,11 +64,14 @@ impl FrequencySketch {
         }
     }
 
+    /// The word and bit offset of `hash`'s counter in `row`.
     fn slot(&self, hash: u64, row: usize) -> (usize, u32) {
-        let mixed = (hash ^ SEEDS[row]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mixed = (hash ^ SEEDS[0]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mixed = mixed ^ (mixed >> 29);
-        let word = (mixed as usize) & self.mask;
-        let nibble = ((mixed >> 60) as u32) % COUNTERS_PER_WORD;
+        let block = (mixed as usize & self.mask) & !(WORDS_PER_BLOCK - 1);
+        let bits = (mixed >> 32).wrapping_mul(SEEDS[row]) >> 56;
+        let word = block + 2 * row + (bits & 1) as usize;
+        let nibble = ((bits >> 1) as u32) % COUNTERS_PER_WORD;
         (word, nibble * 4)
     }
 

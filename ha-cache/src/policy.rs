@@ -16,6 +16,8 @@ const STEP_RATIO: f64 = 0.0625;
 const STEP_DECAY: f64 = 0.98;
 const RESTART_THRESHOLD: f64 = 0.05;
 const SAMPLE_MULTIPLIER: u64 = 10;
+/// Fewest requests in a sample: below this the hit ratio's noise swamps the effect of a step.
+const MIN_SAMPLE: u64 = 5_000;
 
 /// The hill climber of one shard.
 #[derive(Debug, Clone)]
@@ -33,7 +35,7 @@ impl Climber {
     pub(crate) fn new(capacity: u64, entries: u64) -> Climber {
         Climber {
             capacity,
-            sample_size: SAMPLE_MULTIPLIER.saturating_mul(entries.max(16)),
+            sample_size: SAMPLE_MULTIPLIER.saturating_mul(entries).max(MIN_SAMPLE),
             hits: 0,
             misses: 0,
             previous_hit_ratio: 0.0,

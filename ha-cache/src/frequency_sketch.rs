@@ -156,6 +156,7 @@ mod tests {
         let mut sketch = FrequencySketch::new(16);
         sketch.ensure_capacity(100);
         assert!(sketch.capacity() >= 100);
-        assert!(sketch.capacity().is_power_of_two());
+        assert!(sketch.table.len().is_power_of_two());
+        assert!(sketch.table.len() as u64 >= 4 * 100);
     }
 }

@@ -87,14 +87,14 @@ mod tests {
     #[test]
     fn climbs_on_after_improvement_and_reverses_after_a_fall() {
         let mut climber = Climber::new(1000, 100);
-        for _ in 0..1000 {
+        for _ in 0..MIN_SAMPLE {
             climber.record_hit();
         }
         // From 0 to a hit ratio of 1: an improvement, so the first (shrinking) step is taken.
         let first = climber.adjustment().unwrap();
         assert!(first < 0);
         assert_eq!(climber.adjustment(), None);
-        for i in 0..1000 {
+        for i in 0..MIN_SAMPLE {
             if i % 2 == 0 {
                 climber.record_hit()
             } else {

@@ -23,6 +23,13 @@
 //! is a segmented LRU (probation / protected). A hill climber resizes the window from the
 //! observed hit ratio: small for frequency-skewed traffic, large for recency-heavy traffic.
 //!
+//! Where we differ from Caffeine: a read does not move its entry on the lists at once (Caffeine
+//! buffers reads and replays them); it sets a `referenced` bit and counts in the sketch, and the
+//! move it earned — to its list's tail, or from probation to protected — is made when eviction
+//! next reaches it (CLOCK's second chance). The sketch keeps a key's four counters in one
+//! 64-byte block, four words per expected entry; the hill climber's samples are at least 5,000
+//! requests, and the climber, sketch and lists are per shard.
+//!
 //! Why this and not S3-FIFO or plain LRU: LRU admits every one-hit wonder and a single scan
 //! flushes it; frequency-based admission keeps the hot set through scans and is near-optimal
 //! for the skewed (Zipf-like) popularity of key-value traffic, and the adaptive window recovers
@@ -40,8 +47,9 @@
 //! ordinary operations (every read that reads the clock, every insert, and every 64th operation
 //! on a shard), so the listener hears about expirations without any maintenance call.
 //!
-//! Memory per entry: the key, the value, 72 bytes of node (hash, weight, links, deadlines,
-//! tags) and about 5 bytes of hash table, plus the sketch (8 bytes per expected entry).
+//! Memory per entry: the key, the value, about 80 bytes of node (hash, weight, links,
+//! deadlines, tags, slot generation), 5 bytes of hash table (a 4-byte slot index and a control
+//! byte, at the table's load factor), and 32 bytes of frequency sketch per entry of capacity.
 //!
 //! ## Example
 //!

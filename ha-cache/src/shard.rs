@@ -852,3 +852,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_stays_small() {
+        // The figure the crate docs give for memory per entry (with u64 keys and values).
+        assert!(std::mem::size_of::<Slot<u64, u64>>() <= 96);
+    }
+}

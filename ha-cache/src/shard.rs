@@ -471,13 +471,20 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     fn admit(&mut self, candidate: u64, victim: u64) -> bool {
         let candidate_freq = self.sketch.frequency(candidate);
         let victim_freq = self.sketch.frequency(victim);
-        if candidate_freq > victim_freq {
+        let admitted = if candidate_freq > victim_freq {
             true
         } else if candidate_freq >= ADMIT_HASHDOS_THRESHOLD {
             self.next_random() & 127 == 0
         } else {
             false
-        }
+        };
+        tracing::trace!(
+            candidate_freq,
+            victim_freq,
+            admitted,
+            "cache admission duel"
+        );
+        admitted
     }
 
     /// Moves window overflow to probation and evicts until the shard is within capacity.

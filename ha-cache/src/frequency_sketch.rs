@@ -64,34 +64,41 @@ impl FrequencySketch {
         }
     }
 
-    /// The word and bit offset of `hash`'s counter in `row`.
-    fn slot(&self, hash: u64, row: usize) -> (usize, u32) {
+    /// The first word of `hash`'s block, and for each row the word within the block and the
+    /// counter's bit offset in it. The hash is mixed once; each row multiplies it by its seed.
+    fn slots(&self, hash: u64) -> (usize, [(usize, u32); 4]) {
         let mixed = (hash ^ SEEDS[0]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mixed = mixed ^ (mixed >> 29);
         let block = (mixed as usize & self.mask) & !(WORDS_PER_BLOCK - 1);
-        let bits = (mixed >> 32).wrapping_mul(SEEDS[row]) >> 56;
-        let word = block + 2 * row + (bits & 1) as usize;
-        let nibble = ((bits >> 1) as u32) % COUNTERS_PER_WORD;
-        (word, nibble * 4)
+        let row = |i: usize| {
+            let b = ((mixed >> 32).wrapping_mul(SEEDS[i]) >> 56) as u32;
+            (
+                (2 * i + (b & 1) as usize) & (WORDS_PER_BLOCK - 1),
+                ((b >> 1) & 0xf) * 4,
+            )
+        };
+        (block, [row(0), row(1), row(2), row(3)])
     }
 
     /// The estimated count of `hash`, in `0..=15`.
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        let (start, rows) = self.slots(hash);
+        let block = &self.table[start..start + WORDS_PER_BLOCK];
         let mut min = MAX_COUNT;
-        for row in 0..SEEDS.len() {
-            let (word, shift) = self.slot(hash, row);
-            min = min.min((self.table[word] >> shift) & 0xf);
+        for (word, shift) in rows {
+            min = min.min((block[word] >> shift) & 0xf);
         }
         min as u8
     }
 
     /// Counts one more access to `hash`, halving every counter once enough were counted.
     pub(crate) fn increment(&mut self, hash: u64) {
+        let (start, rows) = self.slots(hash);
+        let block = &mut self.table[start..start + WORDS_PER_BLOCK];
         let mut added = false;
-        for row in 0..SEEDS.len() {
-            let (word, shift) = self.slot(hash, row);
-            if (self.table[word] >> shift) & 0xf < MAX_COUNT {
-                self.table[word] += 1 << shift;
+        for (word, shift) in rows {
+            if (block[word] >> shift) & 0xf < MAX_COUNT {
+                block[word] += 1 << shift;
                 added = true;
             }
         }

@@ -72,9 +72,10 @@ impl FrequencySketch {
         let block = (mixed as usize & self.mask) & !(WORDS_PER_BLOCK - 1);
         let row = |i: usize| {
             let b = ((mixed >> 32).wrapping_mul(SEEDS[i]) >> 56) as u32;
+            let nibble = (b >> 1) % COUNTERS_PER_WORD;
             (
                 (2 * i + (b & 1) as usize) & (WORDS_PER_BLOCK - 1),
-                ((b >> 1) & 0xf) * 4,
+                nibble * 4,
             )
         };
         (block, [row(0), row(1), row(2), row(3)])

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use ha_core::Clock;
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use crate::builder::Weigher;
 use crate::expiry::{LazyNow, Timer, nanos};
@@ -23,7 +23,8 @@ use crate::{CacheBuilder, CacheConfig, CacheStats, Error, InsertOptions, KeyPatt
 /// A bounded, concurrent, in-process cache with an adaptive W-TinyLFU eviction policy.
 ///
 /// Cloning a `Cache` is cheap and shares it. Every operation locks one shard (a
-/// `parking_lot` mutex) for a few hundred nanoseconds at most; there is no global lock. See the
+/// `parking_lot` read-write lock) briefly; reads take it shared unless they must remove an
+/// expired entry or move a time-to-idle deadline; there is no global lock. See the
 /// [crate docs](crate) for the policy and why.
 ///
 /// ```
@@ -48,7 +49,7 @@ pub struct Cache<K, V> {
 }
 
 struct Inner<K, V> {
-    shards: Box<[Mutex<Shard<K, V>>]>,
+    shards: Box<[RwLock<Shard<K, V>>]>,
     mask: usize,
     hasher: ahash::RandomState,
     timer: Timer,
@@ -112,7 +113,7 @@ where
         let shards: Box<[_]> = (0..count as u64)
             .map(|i| {
                 let capacity = base + u64::from(i < extra);
-                Mutex::new(Shard::new(ShardSettings {
+                RwLock::new(Shard::new(ShardSettings {
                     capacity,
                     // A weighted shard sizes its sketch for entries of weight ~64; it grows
                     // with the entry count.
@@ -155,7 +156,7 @@ where
         self.inner.hasher.hash_one(key)
     }
 
-    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
         // The table uses the low bits and the top 7; pick the shard from the middle.
         &self.inner.shards[(hash >> 40) as usize & self.inner.mask]
     }
@@ -173,12 +174,14 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let mut removed = Removed::new();
+        let shard = self.shard(hash);
         let mut now = LazyNow::new(&self.inner.timer);
-        let value = self
-            .shard(hash)
-            .lock()
-            .get(hash, key, &mut now, &mut removed);
+        // Most reads need the shard only shared; expiry and time to idle need it exclusive.
+        if let Some(answer) = shard.read().get_shared(hash, key, &mut now) {
+            return answer;
+        }
+        let mut removed = Removed::new();
+        let value = shard.write().get(hash, key, &mut now, &mut removed);
         self.notify(removed);
         value
     }
@@ -200,7 +203,7 @@ where
     {
         let hash = self.hash(key);
         let mut now = LazyNow::new(&self.inner.timer);
-        self.shard(hash).lock().peek(hash, key, &mut now).is_some()
+        self.shard(hash).read().peek(hash, key, &mut now).is_some()
     }
 
     /// The live value of `key` with no effect on statistics or the policy.
@@ -211,7 +214,7 @@ where
     {
         let hash = self.hash(key);
         let mut now = LazyNow::new(&self.inner.timer);
-        self.shard(hash).lock().peek(hash, key, &mut now)
+        self.shard(hash).read().peek(hash, key, &mut now)
     }
 
     fn weigh(&self, key: &K, value: &V) -> u64 {
@@ -226,7 +229,7 @@ where
         let mut removed = Removed::new();
         let mut now = LazyNow::new(&self.inner.timer);
         self.shard(hash)
-            .lock()
+            .write()
             .insert(hash, key, value, write, &mut now, &mut removed);
         self.notify(removed);
     }
@@ -301,7 +304,7 @@ where
         let mut now = LazyNow::new(&self.inner.timer);
         let value = self
             .shard(hash)
-            .lock()
+            .write()
             .remove(hash, key, &mut now, &mut removed);
         self.notify(removed);
         value
@@ -314,7 +317,7 @@ where
         for shard in self.inner.shards.iter() {
             let mut removed = Removed::new();
             let mut now = LazyNow::new(&self.inner.timer);
-            count += shard.lock().invalidate_tag(tag, &mut now, &mut removed);
+            count += shard.write().invalidate_tag(tag, &mut now, &mut removed);
             self.notify(removed);
         }
         tracing::debug!(tag, count, "cache tag invalidated");
@@ -350,7 +353,7 @@ where
             let mut removed = Removed::new();
             let mut now = LazyNow::new(&self.inner.timer);
             count += shard
-                .lock()
+                .write()
                 .invalidate_matching(&predicate, &mut now, &mut removed);
             self.notify(removed);
         }
@@ -364,7 +367,7 @@ where
         for shard in self.inner.shards.iter() {
             let mut removed = Removed::new();
             let mut now = LazyNow::new(&self.inner.timer);
-            shard.lock().clear(&mut now, &mut removed);
+            shard.write().clear(&mut now, &mut removed);
             self.notify(removed);
         }
     }
@@ -376,7 +379,7 @@ where
         for shard in self.inner.shards.iter() {
             let mut removed = Removed::new();
             let mut now = LazyNow::new(&self.inner.timer);
-            shard.lock().purge_expired(&mut now, &mut removed);
+            shard.write().purge_expired(&mut now, &mut removed);
             self.notify(removed);
         }
     }
@@ -520,7 +523,7 @@ where
     pub fn stats(&self) -> CacheStats {
         let mut stats = CacheStats::default();
         for shard in self.inner.shards.iter() {
-            stats += shard.lock().stats;
+            stats += shard.read().stats();
         }
         stats.load_successes = self.inner.load_successes.load(Ordering::Relaxed);
         stats.load_failures = self.inner.load_failures.load(Ordering::Relaxed);
@@ -530,7 +533,7 @@ where
     /// Entries held, including expired ones not yet removed.
     #[must_use]
     pub fn len(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+        self.inner.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Whether the cache holds no entry.
@@ -542,7 +545,7 @@ where
     /// Total weight held (the entry count without a weigher).
     #[must_use]
     pub fn weighted_size(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.lock().weight()).sum()
+        self.inner.shards.iter().map(|s| s.read().weight()).sum()
     }
 
     /// The capacity: most entries, or most total weight with a weigher.
@@ -568,7 +571,7 @@ where
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
         let mut capacity = 0;
         for (i, shard) in self.inner.shards.iter().enumerate() {
-            let shard = shard.lock();
+            let shard = shard.read();
             capacity += shard.capacity();
             shard
                 .check_invariants()

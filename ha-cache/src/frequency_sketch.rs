@@ -8,6 +8,9 @@
 //! a key's four counters sit in one 64-byte block (one cache line: one memory miss per count,
 //! not four), one counter in each pair of the block's eight words. We use no doorkeeper.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
 /// Words per expected key.
 const WIDTH: u64 = 4;
 /// 64-bit words per block (a 64-byte cache line).
@@ -27,12 +30,16 @@ const SEEDS: [u64; 4] = [
 ];
 
 /// A 4-bit count-min sketch with aging.
-#[derive(Debug, Clone)]
+///
+/// Counters are relaxed atomics so that reads, which hold their shard's lock shared, can count:
+/// two racing increments may lose one, which a frequency estimate tolerates. Halving needs
+/// exclusive access and runs at the next write once due.
+#[derive(Debug)]
 pub(crate) struct FrequencySketch {
-    table: Vec<u64>,
+    table: Vec<AtomicU64>,
     mask: usize,
     /// Increments since the last halving.
-    size: u64,
+    size: AtomicU64,
     /// Increments that trigger a halving.
     sample_size: u64,
 }
@@ -45,9 +52,9 @@ impl FrequencySketch {
         let capacity = capacity.clamp(16, 1 << 26);
         let words = (capacity * WIDTH).next_power_of_two() as usize;
         FrequencySketch {
-            table: vec![0; words],
+            table: (0..words).map(|_| AtomicU64::new(0)).collect(),
             mask: words - 1,
-            size: 0,
+            size: AtomicU64::new(0),
             sample_size: 10 * capacity,
         }
     }
@@ -87,36 +94,43 @@ impl FrequencySketch {
         let block = &self.table[start..start + WORDS_PER_BLOCK];
         let mut min = MAX_COUNT;
         for (word, shift) in rows {
-            min = min.min((block[word] >> shift) & 0xf);
+            min = min.min((block[word].load(Relaxed) >> shift) & 0xf);
         }
         min as u8
     }
 
     /// Counts one more access to `hash`, halving every counter once enough were counted.
-    pub(crate) fn increment(&mut self, hash: u64) {
+    pub(crate) fn increment(&self, hash: u64) {
         let (start, rows) = self.slots(hash);
-        let block = &mut self.table[start..start + WORDS_PER_BLOCK];
+        let block = &self.table[start..start + WORDS_PER_BLOCK];
         let mut added = false;
         for (word, shift) in rows {
-            if (block[word] >> shift) & 0xf < MAX_COUNT {
-                block[word] += 1 << shift;
+            let value = block[word].load(Relaxed);
+            if (value >> shift) & 0xf < MAX_COUNT {
+                block[word].store(value + (1 << shift), Relaxed);
                 added = true;
             }
         }
         if added {
-            self.size += 1;
-            if self.size >= self.sample_size {
-                self.age();
-            }
+            // A plain load and store: a lost count only delays the halving a little.
+            self.size.store(self.size.load(Relaxed) + 1, Relaxed);
+        }
+    }
+
+    /// Halves every counter if enough increments were counted since the last halving.
+    pub(crate) fn age_if_due(&mut self) {
+        if *self.size.get_mut() >= self.sample_size {
+            self.age();
         }
     }
 
     /// Halves every counter.
     fn age(&mut self) {
         for word in &mut self.table {
+            let word = word.get_mut();
             *word = (*word >> 1) & RESET_MASK;
         }
-        self.size /= 2;
+        *self.size.get_mut() /= 2;
     }
 }
 
@@ -129,13 +143,14 @@ mod tests {
         let mut sketch = FrequencySketch::new(64);
         for _ in 0..40 {
             sketch.increment(42);
+            sketch.age_if_due();
         }
         assert_eq!(sketch.frequency(42), 15);
     }
 
     #[test]
     fn frequent_keys_estimate_higher_than_rare_ones() {
-        let mut sketch = FrequencySketch::new(512);
+        let sketch = FrequencySketch::new(512);
         for key in 0..512u64 {
             let hash = key.wrapping_mul(0x2545_f491_4f6c_dd1d);
             for _ in 0..(key % 8) {

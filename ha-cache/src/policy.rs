@@ -20,12 +20,13 @@ const SAMPLE_MULTIPLIER: u64 = 10;
 const MIN_SAMPLE: u64 = 5_000;
 
 /// The hill climber of one shard.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Climber {
     capacity: u64,
     sample_size: u64,
-    hits: u64,
-    misses: u64,
+    /// The shard's hit and miss totals when the current sample began.
+    hits_at_start: u64,
+    misses_at_start: u64,
     previous_hit_ratio: f64,
     step: f64,
 }
@@ -36,8 +37,8 @@ impl Climber {
         Climber {
             capacity,
             sample_size: SAMPLE_MULTIPLIER.saturating_mul(entries).max(MIN_SAMPLE),
-            hits: 0,
-            misses: 0,
+            hits_at_start: 0,
+            misses_at_start: 0,
             previous_hit_ratio: 0.0,
             // Start by growing the window: a cold cache fills with recency before frequency
             // estimates mean much (on the OLTP trace at 10% this is worth 4 points).
@@ -45,21 +46,16 @@ impl Climber {
         }
     }
 
-    pub(crate) fn record_hit(&mut self) {
-        self.hits += 1;
-    }
-
-    pub(crate) fn record_miss(&mut self) {
-        self.misses += 1;
-    }
-
     /// When a sample is complete, the weight by which to grow (or, negative, shrink) the window.
-    pub(crate) fn adjustment(&mut self) -> Option<i64> {
-        let requests = self.hits + self.misses;
+    /// `hits` and `misses` are the shard's running totals.
+    pub(crate) fn adjustment(&mut self, total_hits: u64, total_misses: u64) -> Option<i64> {
+        let hits = total_hits.saturating_sub(self.hits_at_start);
+        let misses = total_misses.saturating_sub(self.misses_at_start);
+        let requests = hits + misses;
         if requests < self.sample_size {
             return None;
         }
-        let hit_ratio = self.hits as f64 / requests as f64;
+        let hit_ratio = hits as f64 / requests as f64;
         let change = hit_ratio - self.previous_hit_ratio;
         let amount = if change >= 0.0 { self.step } else { -self.step };
         self.step = if change.abs() >= RESTART_THRESHOLD {
@@ -75,8 +71,8 @@ impl Climber {
             "cache window hill climb"
         );
         self.previous_hit_ratio = hit_ratio;
-        self.hits = 0;
-        self.misses = 0;
+        self.hits_at_start = total_hits;
+        self.misses_at_start = total_misses;
         Some(amount as i64)
     }
 }
@@ -88,22 +84,15 @@ mod tests {
     #[test]
     fn climbs_on_after_improvement_and_reverses_after_a_fall() {
         let mut climber = Climber::new(1000, 100);
-        for _ in 0..MIN_SAMPLE {
-            climber.record_hit();
-        }
+        assert_eq!(climber.adjustment(MIN_SAMPLE - 1, 0), None);
         // From 0 to a hit ratio of 1: an improvement, so the first (growing) step is taken.
-        let first = climber.adjustment().unwrap();
+        let first = climber.adjustment(MIN_SAMPLE, 0).unwrap();
         assert!(first > 0);
-        assert_eq!(climber.adjustment(), None);
-        for i in 0..MIN_SAMPLE {
-            if i % 2 == 0 {
-                climber.record_hit()
-            } else {
-                climber.record_miss()
-            }
-        }
+        assert_eq!(climber.adjustment(MIN_SAMPLE, 0), None);
         // The ratio fell to 0.5: the climber reverses.
-        let second = climber.adjustment().unwrap();
+        let second = climber
+            .adjustment(MIN_SAMPLE * 3 / 2, MIN_SAMPLE / 2)
+            .unwrap();
         assert!(second < 0);
     }
 }

@@ -21,6 +21,9 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
 use hashbrown::HashTable;
 
 use crate::expiry::{ExpiryQueue, LazyNow, NEVER};
@@ -60,7 +63,7 @@ struct Node<K, V> {
     region: Region,
     /// Read since it was last placed: moves it (to the window's or protected's tail, or from
     /// probation to protected) when eviction next reaches it, instead of on the read.
-    referenced: bool,
+    referenced: AtomicBool,
     prev: u32,
     next: u32,
     /// Time-to-live deadline, or [`NEVER`].
@@ -133,7 +136,11 @@ pub(crate) struct Shard<K, V> {
     timed: usize,
     tags: TagIndex,
     tag_hasher: ahash::RandomState,
-    pub(crate) stats: CacheStats,
+    /// Counts other than hits and misses.
+    stats: CacheStats,
+    /// Hits and misses: relaxed atomics, counted by reads under the shared lock.
+    hits: AtomicU64,
+    misses: AtomicU64,
     rng: u64,
     ops: u32,
 }
@@ -158,6 +165,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             tags: TagIndex::with_hasher(Self::hasher(settings.seed)),
             tag_hasher: Self::hasher(settings.seed),
             stats: CacheStats::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
             rng: settings.seed | 1,
             ops: 0,
         };
@@ -177,6 +186,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     pub(crate) fn capacity(&self) -> u64 {
         self.settings.capacity
+    }
+
+    /// This shard's counts.
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            ..self.stats
+        }
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -410,12 +428,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     /// A read: counted in the sketch and marked for its move at the next eviction (lazy
     /// promotion), so a hit touches only its own entry.
-    fn on_hit(&mut self, slot: u32) {
-        let node = self.node_mut(slot);
-        node.referenced = true;
-        let hash = node.hash;
-        self.sketch.increment(hash);
-        self.climber.record_hit();
+    fn on_hit(&self, slot: u32) {
+        let node = self.node(slot);
+        if !node.referenced.load(Relaxed) {
+            node.referenced.store(true, Relaxed);
+        }
+        self.sketch.increment(node.hash);
     }
 
     /// Demotes protected overflow to probation, giving read entries a second chance.
@@ -426,8 +444,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         {
             let oldest = self.lists[Region::Protected as usize].head;
             let node = self.node_mut(oldest);
-            let again = node.referenced && chances > 0;
-            node.referenced = false;
+            let again = *node.referenced.get_mut() && chances > 0;
+            *node.referenced.get_mut() = false;
             if again {
                 chances -= 1;
                 self.move_to(Region::Protected, oldest);
@@ -438,12 +456,46 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     fn on_miss(&mut self) {
-        self.climber.record_miss();
         self.climb();
     }
 
+    /// A lookup under the shared lock: a hit or a miss it can answer alone, or `None` when the
+    /// exclusive path must run — the entry expired (it must be removed), the cache has a time
+    /// to idle (a read moves the deadline), or expiry maintenance is due (every 64th hit on
+    /// a shard with timed entries).
+    pub(crate) fn get_shared<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: &mut LazyNow<'_>,
+    ) -> Option<Option<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.settings.time_to_idle.is_some() {
+            return None;
+        }
+        let Some(slot) = self.find(hash, key) else {
+            self.misses.fetch_add(1, Relaxed);
+            return Some(None);
+        };
+        if self.is_expired(slot, now) {
+            return None;
+        }
+        let hits = self.hits.fetch_add(1, Relaxed);
+        if !self.expiry.is_empty() && hits % u64::from(SWEEP_EVERY) == 0 {
+            // Undo: the exclusive path counts this read.
+            self.hits.fetch_sub(1, Relaxed);
+            return None;
+        }
+        self.on_hit(slot);
+        Some(Some(self.node(slot).value.clone()))
+    }
+
     fn climb(&mut self) {
-        if let Some(amount) = self.climber.adjustment() {
+        let (hits, misses) = (*self.hits.get_mut(), *self.misses.get_mut());
+        if let Some(amount) = self.climber.adjustment(hits, misses) {
             let window = if amount >= 0 {
                 self.window_max.saturating_add(amount.unsigned_abs())
             } else {
@@ -502,8 +554,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 break;
             }
             let node = self.node_mut(oldest);
-            let again = node.referenced && chances > 0;
-            node.referenced = false;
+            let again = *node.referenced.get_mut() && chances > 0;
+            *node.referenced.get_mut() = false;
             if again {
                 chances -= 1;
                 self.move_to(Region::Window, oldest);
@@ -516,8 +568,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             let probation = self.lists[Region::Probation as usize];
             let victim_is_candidate = candidates > 0 && probation.len <= candidates;
             let head = probation.head;
-            if head != NIL && self.node(head).referenced {
-                self.node_mut(head).referenced = false;
+            if head != NIL && self.node(head).referenced.load(Relaxed) {
+                *self.node_mut(head).referenced.get_mut() = false;
                 self.move_to(Region::Protected, head);
                 if victim_is_candidate {
                     candidates -= 1;
@@ -584,11 +636,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             None => None,
         };
         if out.is_some() {
-            self.stats.hits += 1;
+            self.hits.fetch_add(1, Relaxed);
         } else {
-            self.stats.misses += 1;
+            self.misses.fetch_add(1, Relaxed);
             self.on_miss();
         }
+        self.sketch.age_if_due();
         self.maintain(now, removed);
         out
     }
@@ -615,6 +668,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         removed: &mut Removed<K, V>,
     ) {
         let weight = write.weight;
+        self.sketch.age_if_due();
+        self.climb();
         let ttl = write.ttl.or(self.settings.default_ttl);
         let timed = ttl.is_some() || self.settings.time_to_idle.is_some();
         let at = if timed { now.get() } else { 0 };
@@ -672,7 +727,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     hash,
                     weight,
                     region: Region::Window,
-                    referenced: false,
+                    referenced: AtomicBool::new(false),
                     prev: NIL,
                     next: NIL,
                     expires_at,

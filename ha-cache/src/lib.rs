@@ -39,13 +39,16 @@
 //!
 //! ## Concurrency
 //!
-//! The cache is split into shards (16 by default; fewer for small capacities), each a
-//! single-threaded W-TinyLFU core behind its own `parking_lot` mutex with its own sketch, window
-//! and statistics, so there is no global lock and counting costs no shared cache line. The
-//! capacity is split evenly between the shards. Keys are hashed with `ahash`, seeded from the
-//! config so runs replay. Listeners run after the shard lock is released; expiry happens during
-//! ordinary operations (every read that reads the clock, every insert, and every 64th operation
-//! on a shard), so the listener hears about expirations without any maintenance call.
+//! The cache is split into shards (16 by default; fewer for small capacities), each a W-TinyLFU
+//! core behind its own `parking_lot` read-write lock with its own sketch, window and
+//! statistics, so there is no global lock. A read takes its shard's lock *shared*: a hit sets
+//! the entry's referenced bit, bumps relaxed-atomic sketch counters (a lost count under a race
+//! only blurs an estimate) and one atomic hit counter. Writes, removal of an expired entry,
+//! time-to-idle reads and eviction take it exclusive. The capacity is split evenly between the
+//! shards. Keys are hashed with `ahash`, seeded from the config so runs replay. Listeners run
+//! after the shard lock is released; expiry happens during ordinary operations (every write,
+//! every read that meets an expired entry, and every 64th hit on a shard holding timed
+//! entries), so the listener hears about expirations without any maintenance call.
 //!
 //! Memory per entry: the key, the value, about 80 bytes of node (hash, weight, links,
 //! deadlines, tags, slot generation), 5 bytes of hash table (a 4-byte slot index and a control

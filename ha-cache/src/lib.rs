@@ -85,6 +85,7 @@
 //! # Ok::<(), ha_cache::Error>(())
 //! ```
 
+mod backend;
 mod builder;
 mod cache;
 mod config;
@@ -94,11 +95,21 @@ mod frequency_sketch;
 mod glob;
 mod insert_options;
 mod listener;
+mod memory_backend;
+mod origin;
 mod policy;
 mod shard;
 mod single_flight;
+mod slot;
 mod stats;
+mod tier_error;
+mod tier_stats;
+mod tiered;
+mod tiered_builder;
+mod tiered_config;
+mod write_policy;
 
+pub use backend::{Backend, BackendError, BackendOp, BoxError};
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use config::{CacheConfig, MAX_SHARDS};
@@ -106,5 +117,14 @@ pub use error::{Error, Result};
 pub use glob::KeyPattern;
 pub use insert_options::InsertOptions;
 pub use listener::RemovalCause;
+pub use memory_backend::MemoryBackend;
+pub use origin::{Origin, OriginFn, origin_fn};
 pub use single_flight::LoadError;
+pub use slot::Slot;
 pub use stats::CacheStats;
+pub use tier_error::TierError;
+pub use tier_stats::TierStats;
+pub use tiered::TieredCache;
+pub use tiered_builder::TieredBuilder;
+pub use tiered_config::TieredConfig;
+pub use write_policy::WritePolicy;

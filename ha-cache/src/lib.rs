@@ -98,6 +98,8 @@ mod listener;
 mod memory_backend;
 mod origin;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis_backend;
 mod shard;
 mod single_flight;
 mod slot;
@@ -119,6 +121,8 @@ pub use insert_options::InsertOptions;
 pub use listener::RemovalCause;
 pub use memory_backend::MemoryBackend;
 pub use origin::{Origin, OriginFn, origin_fn};
+#[cfg(feature = "redis")]
+pub use redis_backend::{RedisBackend, RedisConfig};
 pub use single_flight::LoadError;
 pub use slot::Slot;
 pub use stats::CacheStats;

@@ -1,16 +1,5 @@
 //! An edge cache: a local [`Cache`] kept in sync with a [`Primary`] by replaying its
 //! [`InvalidationLog`].
-//!
-//! Sync is sans-IO: the edge says its [`version`](Edge::version), the primary (over whatever
-//! transport the application uses) answers [`changes_since`](Primary::changes_since) that
-//! version, and the edge [`apply`](Edge::apply)s the answer. [`Edge::sync_with_primary`] does
-//! the round trip in process. On [`Changes::Reload`] the edge clears itself and continues from
-//! the primary's version: an empty cache holds nothing stale; the application may then warm it
-//! with [`Edge::apply_snapshot`] from a snapshot taken at a known version.
-//!
-//! Guarantee: after applying the primary's answer for version `v`, every key the edge holds has
-//! the value the primary had at `v`. An entry's TTL counts from when the edge applied it, so an
-//! edge may keep an entry up to one sync interval after the primary expired it.
 
 use std::hash::Hash;
 
@@ -47,7 +36,18 @@ pub struct Snapshot<K, V> {
     pub entries: Vec<(K, V)>,
 }
 
-/// A read-only copy of a primary, synced by version. See the [module docs](self).
+/// A read-only copy of a primary, synced by version.
+///
+/// Sync is sans-IO: the edge says its [`version`](Edge::version), the primary (over whatever
+/// transport the application uses) answers [`changes_since`](Primary::changes_since) that
+/// version, and the edge [`apply`](Edge::apply)s the answer. [`Edge::sync_with_primary`] does
+/// the round trip in process. On [`Changes::Reload`] the edge clears itself and continues from
+/// the primary's version: an empty cache holds nothing stale; the application may then warm it
+/// with [`Edge::apply_snapshot`] from a snapshot taken at a known version.
+///
+/// Guarantee: after applying the primary's answer for version `v`, every key the edge holds has
+/// the value the primary had at `v`. An entry's TTL counts from when the edge applied it, so an
+/// edge may keep an entry up to one sync interval after the primary expired it.
 ///
 /// ```
 /// use ha_cache::{Cache, Edge, Primary, SyncOutcome};

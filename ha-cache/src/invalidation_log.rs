@@ -1,13 +1,4 @@
 //! The primary's versioned record of changes, which edge caches replay to stay in sync.
-//!
-//! Every change (a set with its value, a delete, a pattern or tag invalidation, a clear) gets
-//! the next version, strictly increasing from 1. The log keeps the newest `max_entries`; an
-//! edge at version `v` asks for [`changes_since(v)`](InvalidationLog::changes_since) and gets
-//! either every change after `v` or, when the log no longer reaches back to `v + 1`,
-//! [`Changes::Reload`]. This is the replication-log shape of Redis's replication backlog
-//! (`PSYNC` with a partial resync when the backlog still holds the offset, a full resync
-//! otherwise); here a "full resync" is an edge clearing itself, since a cache may always be
-//! empty.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -78,7 +69,16 @@ pub enum Changes<K, V> {
     },
 }
 
-/// A bounded, versioned log of changes. See the [module docs](self).
+/// A bounded, versioned log of changes.
+///
+/// Every change (a set with its value, a delete, a pattern or tag invalidation, a clear) gets
+/// the next version, strictly increasing from 1. The log keeps the newest `max_entries`; an
+/// edge at version `v` asks for [`changes_since(v)`](InvalidationLog::changes_since) and gets
+/// either every change after `v` or, when the log no longer reaches back to `v + 1`,
+/// [`Changes::Reload`]. This is the replication-log shape of Redis's replication backlog
+/// (`PSYNC` with a partial resync when the backlog still holds the offset, a full resync
+/// otherwise); here a "full resync" is an edge clearing itself, since a cache may always be
+/// empty.
 ///
 /// ```
 /// use ha_cache::{Change, Changes, InvalidationLog};

@@ -12,6 +12,9 @@
 //! | glob invalidation | [`KeyPattern`], [`Cache::invalidate_pattern`] |
 //! | single-flight loading | [`Cache::get_or_load`], [`Cache::get_or_load_async`], [`LoadError`] |
 //! | observing | [`CacheStats`], [`RemovalCause`], [`CacheBuilder::eviction_listener`] |
+//! | two levels: L1 over a shared L2 | [`TieredCache`], [`TieredBuilder`], [`TieredConfig`], [`WritePolicy`], [`Slot`], [`TierStats`], [`TierError`] |
+//! | the L2 and the origin | [`Backend`], [`BackendError`], [`MemoryBackend`], `RedisBackend` (feature `redis`), [`Origin`], [`origin_fn`] |
+//! | edge caches | [`Primary`], [`Edge`], [`InvalidationLog`], [`Changes`], [`SyncOutcome`] |
 //!
 //! ## The policy: adaptive W-TinyLFU, and why
 //!

@@ -196,7 +196,7 @@ where
         self.check(BackendOp::Delete)?;
         let now = self.inner.clock.now();
         let removed = self.inner.map.lock().remove(key);
-        Ok(removed.is_some_and(|stored| !stored.deadline.is_some_and(|d| d <= now)))
+        Ok(removed.is_some_and(|stored| stored.deadline.is_none_or(|d| d > now)))
     }
 
     async fn get_many(&self, keys: &[K]) -> Result<Vec<Option<V>>, BackendError> {

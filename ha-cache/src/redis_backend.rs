@@ -1,16 +1,4 @@
 //! An L2 [`Backend`] over a real Redis server (feature `redis`).
-//!
-//! Commands: `GET`, `SET key value PX ms` (TTL in milliseconds), `MGET`, a pipelined
-//! `MULTI` / `SET .. PX` / `EXEC` for `set_many` (Redis's `MSET` takes no TTL), `DEL`, and
-//! `SCAN MATCH` + `UNLINK` in batches for pattern invalidation (never `KEYS`, which blocks the
-//! server). Tag membership is a Redis set per tag (`SADD`), given the longest TTL of its members
-//! (`PEXPIRE .. GT`, Redis ≥ 7) so sets of expired keys do not pile up; `invalidate_tag` unlinks
-//! the members and the set.
-//!
-//! Keys and values go through the `redis` crate's own codec traits: a key is any
-//! [`ToRedisArgs`] that encodes to exactly one argument (`String`, `&str`, integers, byte
-//! vectors); a value is [`ToRedisArgs`] + [`FromRedisValue`]. Keys are stored under
-//! [`RedisConfig::key_prefix`], so one server can hold several caches.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -47,7 +35,19 @@ impl Default for RedisConfig {
 }
 
 /// An L2 over a Redis server, on one async multiplexed connection (cloned per call, as the
-/// `redis` crate intends). See the [module docs](self) for the commands used.
+/// `redis` crate intends).
+///
+/// Commands: `GET`, `SET key value PX ms` (TTL in milliseconds), `MGET`, a pipelined
+/// `MULTI` / `SET .. PX` / `EXEC` for `set_many` (Redis's `MSET` takes no TTL), `DEL`, and
+/// `SCAN MATCH` + `UNLINK` in batches for pattern invalidation (never `KEYS`, which blocks the
+/// server). Tag membership is a Redis set per tag (`SADD`), given the longest TTL of its members
+/// (`PEXPIRE .. GT`, Redis ≥ 7) so sets of expired keys do not pile up; `invalidate_tag` unlinks
+/// the members and the set.
+///
+/// Keys and values go through the `redis` crate's own codec traits: a key is any
+/// [`ToRedisArgs`] that encodes to exactly one argument (`String`, `&str`, integers, byte
+/// vectors); a value is [`ToRedisArgs`] + [`FromRedisValue`]. Keys are stored under
+/// [`RedisConfig::key_prefix`], so one server can hold several caches.
 ///
 /// ```no_run
 /// use ha_cache::{Backend, InsertOptions, RedisBackend, RedisConfig};

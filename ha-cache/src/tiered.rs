@@ -1,30 +1,5 @@
 //! A two-level cache: the in-process [`Cache`] as L1 over a shared async [`Backend`] as L2,
 //! with an optional origin behind both.
-//!
-//! ## Reads
-//!
-//! A read asks L1; on a miss it runs one load per key at a time (single-flight, through
-//! [`Cache::get_or_load_async`]): L2, then the origin if L2 has no value. A value found in L2
-//! fills L1; a value from the origin fills L2 (with [`TieredConfig::l2_ttl`]) and L1. A key
-//! absent everywhere is remembered in L1 as [`Slot::Absent`] for
-//! [`TieredConfig::negative_ttl`] when that is set.
-//!
-//! ## When L2 fails
-//!
-//! A failed L2 read falls back to the origin when there is one (counted in
-//! [`TierStats::fallbacks`]; the origin's value fills L1 but is not written to the failing L2),
-//! and otherwise returns [`TierError::Backend`]. A failed L2 write after an origin load is
-//! counted and logged, and the read still returns the origin's value. A failed L2 write, delete
-//! or invalidation removes the affected keys from L1 and returns the error. L1 never holds a
-//! value that did not come from L2 or the origin, and errors are never cached.
-//!
-//! ## Writes racing loads
-//!
-//! A load that read L2 before a concurrent write to the same key could put the old value in L1
-//! after the write. Each key falls in one of 64 stripes with a count of writes started and
-//! finished; a read whose load overlapped a write of its stripe removes the key from L1 once the
-//! load is done, so the next read goes to L2. (If every caller of a load drops its future, the
-//! caller that resumes the load checks only the writes since it started.)
 
 use std::fmt;
 use std::hash::Hash;
@@ -45,8 +20,32 @@ use crate::{
 const STRIPES: usize = 64;
 
 /// A two-level cache: L1 = [`Cache`] of [`Slot`]s in this process, L2 = a shared [`Backend`],
-/// read-through to an optional [`Origin`]. See the [module docs](self) for what happens when
-/// L2 fails and how writes and loads are kept apart. Cloning shares it.
+/// read-through to an optional [`Origin`]. Cloning shares it.
+///
+/// ## Reads
+///
+/// A read asks L1; on a miss it runs one load per key at a time (single-flight, through
+/// [`Cache::get_or_load_async`]): L2, then the origin if L2 has no value. A value found in L2
+/// fills L1; a value from the origin fills L2 (with [`TieredConfig::l2_ttl`]) and L1. A key
+/// absent everywhere is remembered in L1 as [`Slot::Absent`] for
+/// [`TieredConfig::negative_ttl`] when that is set.
+///
+/// ## When L2 fails
+///
+/// A failed L2 read falls back to the origin when there is one (counted in
+/// [`TierStats::fallbacks`]; the origin's value fills L1 but is not written to the failing L2),
+/// and otherwise returns [`TierError::Backend`]. A failed L2 write after an origin load is
+/// counted and logged, and the read still returns the origin's value. A failed L2 write, delete
+/// or invalidation removes the affected keys from L1 and returns the error. L1 never holds a
+/// value that did not come from L2 or the origin, and errors are never cached.
+///
+/// ## Writes racing loads
+///
+/// A load that read L2 before a concurrent write to the same key could put the old value in L1
+/// after the write. Each key falls in one of 64 stripes with a count of writes started and
+/// finished; a read whose load overlapped a write of its stripe removes the key from L1 once the
+/// load is done, so the next read goes to L2. (If every caller of a load drops its future, the
+/// caller that resumes the load checks only the writes since it started.)
 ///
 /// ```
 /// use std::time::Duration;
@@ -196,7 +195,7 @@ where
         }
     }
 
-    /// The value of `key`: from L1, else L2, else the origin (see the [module docs](self)).
+    /// The value of `key`: from L1, else L2, else the origin (see [`TieredCache`]).
     /// `Ok(None)` when the key is absent everywhere asked.
     pub async fn get(&self, key: &K) -> Result<Option<V>, TierError> {
         match self.ask_l1(key) {

@@ -115,6 +115,23 @@ where
     /// Stores `value` under `key` for `options.ttl` (none: no expiry) with `options.tags`.
     async fn set(&self, key: &K, value: &V, options: &InsertOptions) -> Result<(), BackendError>;
 
+    /// Stores `value` under `key` only if the key holds nothing; whether it stored. The tiered
+    /// cache fills L2 after an origin load with this, so a fill never overwrites a concurrent
+    /// write. The default form (a `get`, then a `set`) is not atomic; stores with a
+    /// conditional write (Redis `SET .. NX`) override it.
+    async fn set_if_absent(
+        &self,
+        key: &K,
+        value: &V,
+        options: &InsertOptions,
+    ) -> Result<bool, BackendError> {
+        if self.get(key).await?.is_some() {
+            return Ok(false);
+        }
+        self.set(key, value, options).await?;
+        Ok(true)
+    }
+
     /// Removes `key`; whether it was present (a store that cannot tell answers `true`).
     async fn delete(&self, key: &K) -> Result<bool, BackendError>;
 

@@ -192,6 +192,22 @@ where
         Ok(())
     }
 
+    async fn set_if_absent(
+        &self,
+        key: &K,
+        value: &V,
+        options: &InsertOptions,
+    ) -> Result<bool, BackendError> {
+        self.check(BackendOp::Set)?;
+        let now = self.inner.clock.now();
+        let mut map = self.inner.map.lock();
+        if Self::read(&mut map, key, now).is_some() {
+            return Ok(false);
+        }
+        self.write(&mut map, key, value, options);
+        Ok(true)
+    }
+
     async fn delete(&self, key: &K) -> Result<bool, BackendError> {
         self.check(BackendOp::Delete)?;
         let now = self.inner.clock.now();

@@ -219,6 +219,34 @@ where
             .map_err(|err| BackendError::new(BackendOp::Set, err))
     }
 
+    async fn set_if_absent(
+        &self,
+        key: &K,
+        value: &V,
+        options: &InsertOptions,
+    ) -> Result<bool, BackendError> {
+        let key = self.key_bytes(key)?;
+        let mut set = redis::cmd("SET");
+        set.arg(&key).arg(value).arg("NX");
+        if let Some(ttl) = options.ttl {
+            set.arg("PX").arg(millis(ttl));
+        }
+        let stored: Option<String> = set
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(|err| BackendError::new(BackendOp::Set, err))?;
+        if stored.is_some() && !options.tags.is_empty() {
+            let mut pipe = redis::pipe();
+            for tag in &options.tags {
+                pipe.cmd("SADD").arg(self.tag_key(tag)).arg(&key).ignore();
+            }
+            pipe.query_async::<()>(&mut self.connection.clone())
+                .await
+                .map_err(|err| BackendError::new(BackendOp::Set, err))?;
+        }
+        Ok(stored.is_some())
+    }
+
     async fn delete(&self, key: &K) -> Result<bool, BackendError> {
         let key = self.key_bytes(key)?;
         let removed: u64 = redis::cmd("DEL")

@@ -26,7 +26,9 @@ const STRIPES: usize = 64;
 ///
 /// A read asks L1; on a miss it runs one load per key at a time (single-flight, through
 /// [`Cache::get_or_load_async`]): L2, then the origin if L2 has no value. A value found in L2
-/// fills L1; a value from the origin fills L2 (with [`TieredConfig::l2_ttl`]) and L1. A key
+/// fills L1; a value from the origin fills L2 (with [`TieredConfig::l2_ttl`], through
+/// [`Backend::set_if_absent`] so a fill never overwrites a concurrent write: if L2 got a value
+/// meanwhile, that value is the answer) and L1. A key
 /// absent everywhere is remembered in L1 as [`Slot::Absent`] for
 /// [`TieredConfig::negative_ttl`] when that is set.
 ///
@@ -597,10 +599,21 @@ where
                 // After an L2 failure the origin's value is not written back to L2 (it is
                 // failing); for keys L2 answered "absent" it is.
                 if !l2_failed {
+                    // `set_if_absent`: a fill never overwrites a write that landed meanwhile.
                     let options = self.l2_options(&InsertOptions::new());
-                    if let Err(err) = self.l2.set(&key, &value, &options).await {
-                        TierCounters::bump(&self.counters.l2_errors);
-                        tracing::debug!(error = %err, "l2 fill after an origin load failed");
+                    match self.l2.set_if_absent(&key, &value, &options).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // A write landed in L2 during the load: it is newer than ours.
+                            if let Ok(Some(newer)) = self.l2.get(&key).await {
+                                tracing::debug!("l2 was written during the origin load");
+                                return Ok(Slot::Present(newer));
+                            }
+                        }
+                        Err(err) => {
+                            TierCounters::bump(&self.counters.l2_errors);
+                            tracing::debug!(error = %err, "l2 fill after an origin load failed");
+                        }
                     }
                 }
                 Ok(Slot::Present(value))

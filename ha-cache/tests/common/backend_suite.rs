@@ -17,6 +17,14 @@ pub(crate) async fn conformance<B: Backend<String, String>>(l2: &B) {
     assert!(l2.delete(&s("a")).await.unwrap());
     assert!(!l2.delete(&s("a")).await.unwrap());
     assert_eq!(l2.get(&s("a")).await.unwrap(), None);
+    assert!(l2.set_if_absent(&s("a"), &s("first"), &none).await.unwrap());
+    assert!(
+        !l2.set_if_absent(&s("a"), &s("second"), &none)
+            .await
+            .unwrap()
+    );
+    assert_eq!(l2.get(&s("a")).await.unwrap().as_deref(), Some("first"));
+    assert!(l2.delete(&s("a")).await.unwrap());
 
     let entries = vec![
         (s("user:1"), s("ada")),

@@ -43,7 +43,7 @@ pub struct Snapshot<K, V> {
 /// version, and the edge [`apply`](Edge::apply)s the answer. [`Edge::sync_with_primary`] does
 /// the round trip in process. On [`Changes::Reload`] the edge clears itself and continues from
 /// the primary's version: an empty cache holds nothing stale; the application may then warm it
-/// with [`Edge::apply_snapshot`] from a snapshot taken at a known version.
+/// with [`Edge::apply_snapshot`] from [`Primary::snapshot`] (or any snapshot taken at a known version).
 ///
 /// Guarantee: after applying the primary's answer for version `v`, every key the edge holds has
 /// the value the primary had at `v`. An entry's TTL counts from when the edge applied it, so an

@@ -5,13 +5,14 @@ use std::hash::Hash;
 
 use parking_lot::Mutex;
 
-use crate::{Cache, Change, Changes, InsertOptions, InvalidationLog, KeyPattern, Result};
+use crate::{Cache, Change, Changes, InsertOptions, InvalidationLog, KeyPattern, Result, Snapshot};
 
 /// A primary cache: writes go to its [`Cache`] and, under the same lock and in the same order,
 /// to its [`InvalidationLog`], so the log replays to exactly the primary's contents. Edges
 /// ([`Edge`](crate::Edge)) ask it [`changes_since`](Primary::changes_since) their version.
 ///
-/// Reads go straight to the cache ([`Primary::cache`]); only writes take the log lock.
+/// Reads go straight to the cache ([`Primary::cache`]); only writes take the log lock. The
+/// cache's eviction listener runs under that lock, so it must not write to the primary.
 #[derive(Debug)]
 pub struct Primary<K, V> {
     cache: Cache<K, V>,
@@ -89,6 +90,22 @@ where
     #[must_use]
     pub fn changes_since(&self, version: u64) -> Changes<K, V> {
         self.log.lock().changes_since(version)
+    }
+
+    /// The primary's values of `keys` (those it holds) and the version they are current at,
+    /// read under the log lock so no write falls between them; for warming an edge after a
+    /// reload with [`Edge::apply_snapshot`](crate::Edge::apply_snapshot). The cache cannot be
+    /// listed, so the caller names the keys (its hot set, or the edge's recent misses).
+    pub fn snapshot(&self, keys: impl IntoIterator<Item = K>) -> Snapshot<K, V> {
+        let log = self.log.lock();
+        let entries = keys
+            .into_iter()
+            .filter_map(|key| self.cache.peek(&key).map(|value| (key, value)))
+            .collect();
+        Snapshot {
+            version: log.latest_version(),
+            entries,
+        }
     }
 
     /// Keeps only the newest `keep` log entries.

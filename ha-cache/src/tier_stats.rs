@@ -11,7 +11,8 @@ use crate::CacheStats;
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TierStats {
     /// The L1 cache's own counts (its hits include negative hits; its inserts include absent
-    /// markers).
+    /// markers; its `load_failures` include loads that found the key absent with negative
+    /// caching off, which are not errors).
     pub l1: CacheStats,
     /// Lookups answered by a value held in L1.
     pub l1_hits: u64,

@@ -263,3 +263,29 @@ fn the_primary_refuses_bad_input_without_logging_it() {
     assert_eq!(primary.version(), 0);
     assert!(Primary::<String, u32>::new(Cache::builder(10).build().unwrap(), 0).is_err());
 }
+
+#[test]
+fn a_reloaded_edge_warmed_from_a_primary_snapshot_matches_the_primary() {
+    let primary = primary(2);
+    let edge: Edge<String, u32> = Edge::new(Cache::builder(10).build().unwrap());
+    for (i, key) in KEYS.iter().enumerate() {
+        primary.set(key.to_string(), i as u32).unwrap();
+    }
+    assert!(matches!(
+        edge.sync_with_primary(&primary).unwrap(),
+        SyncOutcome::Reloaded { version: 8 }
+    ));
+    let snapshot = primary.snapshot([
+        "user:1".to_string(),
+        "cart:2".to_string(),
+        "gone".to_string(),
+    ]);
+    assert_eq!(snapshot.version, 8);
+    assert_eq!(snapshot.entries.len(), 2);
+    edge.apply_snapshot(snapshot).unwrap();
+    assert_eq!(edge.get("cart:2"), Some(6));
+    primary.set("user:1".into(), 100).unwrap();
+    edge.sync_with_primary(&primary).unwrap();
+    assert_eq!(edge.get("user:1"), Some(100));
+    assert_no_stale(&edge, &primary);
+}

@@ -163,3 +163,55 @@ where
     /// Removes every key stored with `tag`, returning how many.
     async fn invalidate_tag(&self, tag: &str) -> Result<u64, BackendError>;
 }
+
+/// A shared backend is a backend: several tiered caches (or a cache and the application) can
+/// hold one `Arc` to the same store, or an `Arc<dyn Backend<K, V>>` to pick the store at run
+/// time.
+#[async_trait]
+impl<K, V, B> Backend<K, V> for std::sync::Arc<B>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    B: Backend<K, V> + ?Sized,
+{
+    async fn get(&self, key: &K) -> Result<Option<V>, BackendError> {
+        (**self).get(key).await
+    }
+
+    async fn set(&self, key: &K, value: &V, options: &InsertOptions) -> Result<(), BackendError> {
+        (**self).set(key, value, options).await
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &K,
+        value: &V,
+        options: &InsertOptions,
+    ) -> Result<bool, BackendError> {
+        (**self).set_if_absent(key, value, options).await
+    }
+
+    async fn delete(&self, key: &K) -> Result<bool, BackendError> {
+        (**self).delete(key).await
+    }
+
+    async fn get_many(&self, keys: &[K]) -> Result<Vec<Option<V>>, BackendError> {
+        (**self).get_many(keys).await
+    }
+
+    async fn set_many(
+        &self,
+        entries: &[(K, V)],
+        options: &InsertOptions,
+    ) -> Result<(), BackendError> {
+        (**self).set_many(entries, options).await
+    }
+
+    async fn invalidate_pattern(&self, pattern: &str) -> Result<u64, BackendError> {
+        (**self).invalidate_pattern(pattern).await
+    }
+
+    async fn invalidate_tag(&self, tag: &str) -> Result<u64, BackendError> {
+        (**self).invalidate_tag(tag).await
+    }
+}

@@ -60,3 +60,10 @@ fn an_unavailable_memory_backend_fails_every_call_with_its_operation() {
         );
     });
 }
+
+#[test]
+fn a_shared_dyn_backend_passes_the_conformance_suite() {
+    let l2: std::sync::Arc<dyn Backend<String, String>> =
+        std::sync::Arc::new(MemoryBackend::<String, String>::new());
+    block_on(backend_suite::conformance(&l2));
+}

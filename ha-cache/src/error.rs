@@ -39,6 +39,22 @@ pub enum Error {
         /// What is wrong there.
         reason: &'static str,
     },
+    /// An edge was given changes that skip versions it has not applied.
+    #[error("edge expected change version {expected}, got {found}")]
+    VersionGap {
+        /// The version the edge needed next.
+        expected: u64,
+        /// The version it was given.
+        found: u64,
+    },
+    /// A snapshot older than the edge's current version.
+    #[error("snapshot at version {snapshot} is older than the edge at version {edge}")]
+    StaleSnapshot {
+        /// The snapshot's version.
+        snapshot: u64,
+        /// The edge's version.
+        edge: u64,
+    },
 }
 
 /// `Result` with ha-cache's [`Error`].

@@ -12,6 +12,9 @@
 //! | glob invalidation | [`KeyPattern`], [`Cache::invalidate_pattern`] |
 //! | single-flight loading | [`Cache::get_or_load`], [`Cache::get_or_load_async`], [`LoadError`] |
 //! | observing | [`CacheStats`], [`RemovalCause`], [`CacheBuilder::eviction_listener`] |
+//! | two levels: L1 over a shared L2 | [`TieredCache`], [`TieredBuilder`], [`TieredConfig`], [`WritePolicy`], [`Slot`], [`TierStats`], [`TierError`] |
+//! | the L2 and the origin | [`Backend`], [`BackendError`], [`MemoryBackend`], `RedisBackend` (feature `redis`), [`Origin`], [`origin_fn`] |
+//! | edge caches | [`Primary`], [`Edge`], [`InvalidationLog`], [`Changes`], [`SyncOutcome`] |
 //!
 //! ## The policy: adaptive W-TinyLFU, and why
 //!
@@ -88,26 +91,56 @@
 //! # Ok::<(), ha_cache::Error>(())
 //! ```
 
+mod backend;
 mod builder;
 mod cache;
 mod config;
+mod edge;
 mod error;
 mod expiry;
 mod frequency_sketch;
 mod glob;
 mod insert_options;
+mod invalidation_log;
 mod listener;
+mod memory_backend;
+mod origin;
 mod policy;
+mod primary;
+#[cfg(feature = "redis")]
+mod redis_backend;
 mod shard;
 mod single_flight;
+mod slot;
 mod stats;
+mod tier_error;
+mod tier_stats;
+mod tiered;
+mod tiered_builder;
+mod tiered_config;
+mod write_policy;
 
+pub use backend::{Backend, BackendError, BackendOp, BoxError};
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use config::{CacheConfig, MAX_SHARDS};
+pub use edge::{Edge, Snapshot, SyncOutcome};
 pub use error::{Error, Result};
 pub use glob::KeyPattern;
 pub use insert_options::InsertOptions;
+pub use invalidation_log::{Change, Changes, InvalidationLog, LogEntry};
 pub use listener::RemovalCause;
+pub use memory_backend::MemoryBackend;
+pub use origin::{Origin, OriginFn, origin_fn};
+pub use primary::Primary;
+#[cfg(feature = "redis")]
+pub use redis_backend::{RedisBackend, RedisConfig};
 pub use single_flight::LoadError;
+pub use slot::Slot;
 pub use stats::CacheStats;
+pub use tier_error::TierError;
+pub use tier_stats::TierStats;
+pub use tiered::TieredCache;
+pub use tiered_builder::TieredBuilder;
+pub use tiered_config::TieredConfig;
+pub use write_policy::WritePolicy;

@@ -89,9 +89,21 @@ async fn backend<V>(server: &Server, prefix: &str) -> RedisBackend<String, V> {
         key_prefix: prefix.to_string(),
         ..RedisConfig::default()
     };
-    RedisBackend::connect(&format!("redis://127.0.0.1:{}/", server.port), config)
-        .await
-        .unwrap()
+    // A server that accepts TCP may still refuse its first commands while it starts (and a
+    // loaded machine starts it slowly): retry for up to 10 s, then fail with the last error.
+    let url = format!("redis://127.0.0.1:{}/", server.port);
+    let mut attempts = 0;
+    loop {
+        match RedisBackend::connect(&url, config.clone()).await {
+            Ok(backend) => return backend,
+            Err(err) if attempts < 100 => {
+                attempts += 1;
+                eprintln!("redis at {url} not ready yet ({err}); retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("cannot connect to redis at {url}: {err}"),
+        }
+    }
 }
 
 #[test]

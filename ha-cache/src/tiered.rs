@@ -263,7 +263,9 @@ where
                     if then == Start::OriginL2Missed {
                         TierCounters::bump(&inner.counters.l2_misses);
                     }
-                    values[i] = self.load(key, then).await?;
+                    // The guard from before the L2 read: a write landing between that read
+                    // and the origin load must drop what the load leaves in L1.
+                    values[i] = self.load_guarded(key, then, guard).await?;
                 }
             }
         }
@@ -287,12 +289,12 @@ where
     ) -> Result<(), TierError> {
         check_ttl(options)?;
         let inner = &self.inner;
-        let stripe = inner.begin_write(&key);
+        let guard = inner.begin_write(inner.stripe(&key));
         let l2_options = inner.l2_options(options);
         let written = inner.l2.set(&key, &value, &l2_options).await;
         let outcome = match written {
             Ok(()) => {
-                inner.fill_after_write(key, value, options);
+                inner.fill_after_write(key, value, options, &guard);
                 Ok(())
             }
             Err(err) => {
@@ -302,7 +304,7 @@ where
                 Err(err.into())
             }
         };
-        inner.end_write(stripe);
+        inner.end_write(&guard);
         outcome
     }
 
@@ -310,13 +312,28 @@ where
     /// [`WritePolicy`].
     pub async fn set_many(&self, entries: Vec<(K, V)>) -> Result<(), TierError> {
         let inner = &self.inner;
-        let stripes: Vec<usize> = entries.iter().map(|(k, _)| inner.begin_write(k)).collect();
+        // One write a stripe, however many of the batch's keys fall in it.
+        let mut stripes: Vec<usize> = entries.iter().map(|(k, _)| inner.stripe(k)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let guards: Vec<Guard> = stripes.iter().map(|&s| inner.begin_write(s)).collect();
+        let guard_of = |key: &K| {
+            let stripe = inner.stripe(key);
+            guards.iter().find(|g| g.stripe == stripe)
+        };
         let l2_options = inner.l2_options(&InsertOptions::new());
         let written = inner.l2.set_many(&entries, &l2_options).await;
         let outcome = match written {
             Ok(()) => {
                 for (key, value) in entries {
-                    inner.fill_after_write(key, value, &InsertOptions::new());
+                    match guard_of(&key) {
+                        Some(guard) => {
+                            inner.fill_after_write(key, value, &InsertOptions::new(), guard);
+                        }
+                        None => {
+                            inner.l1.remove(&key);
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -329,8 +346,8 @@ where
                 Err(err.into())
             }
         };
-        for stripe in stripes {
-            inner.end_write(stripe);
+        for guard in &guards {
+            inner.end_write(guard);
         }
         outcome
     }
@@ -338,10 +355,10 @@ where
     /// Deletes `key` from L2 and L1; whether L2 held it. L1 forgets it even if L2 fails.
     pub async fn delete(&self, key: &K) -> Result<bool, TierError> {
         let inner = &self.inner;
-        let stripe = inner.begin_write(key);
+        let guard = inner.begin_write(inner.stripe(key));
         let deleted = inner.l2.delete(key).await;
         inner.l1.remove(key);
-        inner.end_write(stripe);
+        inner.end_write(&guard);
         deleted.map_err(|err| {
             TierCounters::bump(&inner.counters.l2_errors);
             err.into()
@@ -414,6 +431,17 @@ where
     /// One single-flight load of `key` into L1, starting at `start`.
     async fn load(&self, key: K, start: Start) -> Result<Option<V>, TierError> {
         let guard = self.inner.guard(&key);
+        self.load_guarded(key, start, guard).await
+    }
+
+    /// A load whose overlap with writes is judged from `guard`, taken before the first level
+    /// this read asked (L2 already, when `start` skips it).
+    async fn load_guarded(
+        &self,
+        key: K,
+        start: Start,
+        guard: Guard,
+    ) -> Result<Option<V>, TierError> {
         let inner = Arc::clone(&self.inner);
         let loaded = self
             .inner
@@ -506,14 +534,32 @@ where
         }
     }
 
-    fn begin_write(&self, key: &K) -> usize {
-        let stripe = self.stripe(key);
-        self.stripes[stripe].started.fetch_add(1, Ordering::SeqCst);
-        stripe
+    /// Counts a write of `stripe` as started; the guard holds the counts from just before.
+    fn begin_write(&self, stripe: usize) -> Guard {
+        let s = &self.stripes[stripe];
+        // `finished` before `started`, as in `guard`: a write finishing in between shows as
+        // one still running, which only makes the fill more cautious.
+        let finished = s.finished.load(Ordering::SeqCst);
+        let started = s.started.fetch_add(1, Ordering::SeqCst);
+        Guard {
+            stripe,
+            started,
+            finished,
+        }
     }
 
-    fn end_write(&self, stripe: usize) {
-        self.stripes[stripe].finished.fetch_add(1, Ordering::SeqCst);
+    fn end_write(&self, guard: &Guard) {
+        self.stripes[guard.stripe]
+            .finished
+            .fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether another write of the guard's stripe ran alongside this one: running when it
+    /// began, or begun since. Two such writes may land in L2 in one order and in L1 in the
+    /// other, so neither may fill L1.
+    fn write_overlapped(&self, guard: &Guard) -> bool {
+        let started = self.stripes[guard.stripe].started.load(Ordering::SeqCst);
+        guard.started != guard.finished || started != guard.started + 1
     }
 
     fn begin_all(&self) {
@@ -535,8 +581,18 @@ where
         }
     }
 
-    fn fill_after_write(&self, key: K, value: V, options: &InsertOptions) {
+    /// L1 after `key` was written to L2: the new value (write-through), unless another write
+    /// of the stripe overlapped this one — checked before the insert and again after it, so a
+    /// write beginning in between is seen by one check or the other — or nothing.
+    fn fill_after_write(&self, key: K, value: V, options: &InsertOptions, guard: &Guard) {
         match self.config.write_policy {
+            WritePolicy::WriteThrough if self.write_overlapped(guard) => {
+                tracing::debug!(
+                    stripe = guard.stripe,
+                    "writes overlapped; key dropped from l1"
+                );
+                self.l1.remove(&key);
+            }
             WritePolicy::WriteThrough => {
                 if let Err(err) = self
                     .l1
@@ -544,6 +600,9 @@ where
                 {
                     // Too heavy for L1: L2 has it, L1 must not keep an older value.
                     tracing::debug!(error = %err, "written value not kept in l1");
+                    self.l1.remove(&key);
+                } else if self.write_overlapped(guard) {
+                    tracing::debug!(stripe = guard.stripe, "a write began; key dropped from l1");
                     self.l1.remove(&key);
                 }
             }

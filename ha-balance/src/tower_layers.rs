@@ -6,7 +6,11 @@
 //! with a [`GuardError`] (boxed as tower's `BoxError`), as tower's `load_shed` does, so the
 //! caller can answer 429 / 503 with the retry-after it carries. The inner service's readiness is
 //! passed through unchanged.
+//!
+//! [`Balance`] spreads requests over a set of inner services, one per endpoint, with any
+//! [`Picker`](crate::Picker), feeding each call's latency and outcome back to it.
 
+mod balance;
 mod circuit_breaker;
 mod concurrency_limit;
 mod future;
@@ -14,6 +18,7 @@ mod rate_limit;
 
 use std::time::Duration;
 
+pub use balance::{Balance, BalanceError, BalanceFuture, NoKey, RequestKey};
 pub use circuit_breaker::{BreakerGuard, CircuitBreakerLayer, CircuitBreakerService};
 pub use concurrency_limit::{ConcurrencyLimitLayer, ConcurrencyLimitService, SlotGuard};
 pub use future::{GuardFuture, Unguarded};

@@ -75,7 +75,7 @@
 //! | active health checks | [`HealthSchedule`] |
 //! | passive outlier detection (Envoy), panic threshold | [`OutlierDetector`], [`PanicThreshold`] |
 //! | rate limits (GCRA) | [`RateLimiter`], [`KeyedRateLimiter`], [`RateLimitConfig`] |
-//! | `tower` middleware (feature `tower`) | `tower::{RateLimitLayer, CircuitBreakerLayer, ConcurrencyLimitLayer}` |
+//! | `tower` middleware (feature `tower`) | `tower::{RateLimitLayer, CircuitBreakerLayer, ConcurrencyLimitLayer}`, and the balancing `tower::Balance` |
 //!
 //! ### Guarding a call
 //!
@@ -179,6 +179,8 @@ pub use error::{Error, Result};
 
 /// `tower` middleware for the rate limit, the circuit breaker and the concurrency limit (feature
 /// `tower`).
+///
+/// [`Balance`](crate::tower::Balance) is the balancing `Service` over one inner service per endpoint.
 #[cfg(feature = "tower")]
 pub mod tower {
     pub use crate::tower_layers::*;

@@ -146,7 +146,7 @@ struct Shared<P, R> {
 /// }
 /// assert_eq!(answers, ["a:0", "b:1", "a:2", "b:3"]);
 /// assert_eq!(lb.balancer().endpoints().in_flight("a"), Some(0));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), tower::BoxError>(())
 /// ```
 #[derive(Debug)]
 pub struct Balance<P, S, R, C, K = NoKey> {

@@ -87,7 +87,8 @@ struct Shared<P, R> {
 /// - **Readiness, unkeyed** (key extractor [`NoKey`]): `poll_ready` picks an endpoint and drives
 ///   that one service's `poll_ready`; the pick is kept until it is ready (or stops being
 ///   available — drained, unhealthy — when a new pick is made), and `call` sends the request
-///   there. A picker error (nothing available) does not fail `poll_ready`: it answers ready and
+///   there. While it waits, only that service's readiness wakes the task: a change to the set
+///   (the pick drained meanwhile) is seen at the next poll, which then picks again. A picker error (nothing available) does not fail `poll_ready`: it answers ready and
 ///   the next `call` fails at once with [`BalanceError::Pick`], as the guards in this module
 ///   fail fast.
 /// - **Readiness, keyed** (a key closure): the endpoint depends on the request, so `poll_ready`
@@ -677,6 +678,29 @@ mod tests {
         assert_eq!(lb.balancer().endpoints().in_flight("e1"), Some(1));
         drop(pending);
         assert_eq!(lb.balancer().endpoints().in_flight("e1"), Some(0));
+    }
+
+    #[test]
+    fn the_latency_fed_back_is_clock_now_minus_start_also_for_a_dropped_future() {
+        let clock = ManualClock::new();
+        let mut lb = balance(
+            P2cPeakEwma::new(Default::default()).unwrap(),
+            &[300, 300],
+            &clock,
+        );
+        // Completed: the backend's future moves the clock by its 300 ms.
+        let first = send(&mut lb, 1);
+        let i = usize::from(first == "e1");
+        let estimate = lb.balancer().picker().estimate_ns(i).unwrap();
+        assert!((estimate - 300e6).abs() < 1e3, "{estimate}");
+        // Dropped after 700 ms: a peak, taken at once.
+        assert!(lb.poll_ready(&mut cx()).is_ready());
+        let pending = lb.call(2);
+        let j = usize::from(lb.balancer().endpoints().in_flight("e1") == Some(1));
+        clock.advance(Duration::from_millis(700));
+        drop(pending);
+        let estimate = lb.balancer().picker().estimate_ns(j).unwrap();
+        assert!((estimate - 700e6).abs() < 1e3, "{estimate}");
     }
 
     #[test]

@@ -247,6 +247,19 @@ pub enum Error {
     /// A resource is named that the plan does not hold (a price for an unforecast resource).
     #[error("resource {0} has no forecast")]
     UnknownResource(crate::CapacityResource),
+    /// A forecast without points.
+    #[error("the forecast has no points")]
+    EmptyForecast,
+    /// A forecast that does not reach the time it is read at (`now + warm_up`).
+    #[error("the forecast covers {first}..={last}, not the time {target} it is needed at")]
+    ForecastDoesNotCover {
+        /// `now + warm_up`, in the forecast's time unit.
+        target: f64,
+        /// The first point's time.
+        first: i64,
+        /// The last point's time.
+        last: i64,
+    },
 }
 
 /// `Result` with ha-scale's [`Error`].

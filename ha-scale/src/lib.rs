@@ -12,6 +12,7 @@
 //! | the replica calculator for one metric | [`replica_calculator`], [`metric`] |
 //! | step scaling with cooldowns, as operators write it | [`StepScaler`] over ha-core alert rules |
 //! | queue and latency targets | [`QueueTarget`], [`latency_target_replicas`] |
+//! | scaling ahead of a forecast by the warm-up | [`PredictiveScaler`] → [`PredictiveDecision`]: the larger of the reactive proposal and the forecast's need, or report only |
 //!
 //! ## Capacity forecasting
 //!
@@ -69,6 +70,7 @@ mod model;
 mod model_selection;
 mod optimizer;
 mod pod;
+mod predictive;
 mod queue_target;
 mod replay;
 pub mod replica_calculator;
@@ -92,6 +94,10 @@ pub use condition::{Condition, ConditionReason, ConditionType};
 pub use error::{Error, Result};
 pub use metric::{MetricSpec, MetricValue, PodSample, Resource, ResourceTarget, ValueTarget};
 pub use pod::{Pod, PodPhase, ReadyCondition};
+pub use predictive::{
+    PlanFor, PredictiveConfig, PredictiveDecision, PredictiveMode, PredictiveReason,
+    PredictiveScaler, ReplicaBound,
+};
 pub use queue_target::{QueueTarget, latency_target_replicas};
 pub use replica_calculator::{CurrentMetric, MetricProposal};
 pub use scale_event::{ScaleEvent, ScaleEvents};

@@ -260,6 +260,18 @@ pub enum Error {
         /// The last point's time.
         last: i64,
     },
+    /// A capacity mix whose shares do not sum to 1.
+    #[error("the capacity mix's shares sum to {sum}, not 1")]
+    MixDoesNotSumToOne {
+        /// Their sum.
+        sum: f64,
+    },
+    /// A kind with a share in the mix but no instance type on offer.
+    #[error("the mix has a {0} share but no {0} instance type is on offer")]
+    NoInstanceOfKind(crate::InstanceKind),
+    /// An instance type name given twice.
+    #[error("instance type {0} is given more than once")]
+    DuplicateInstanceType(String),
 }
 
 /// `Result` with ha-scale's [`Error`].

@@ -26,6 +26,7 @@
 //! | per resource | [`forecast_resource`] → [`ResourceForecast`]: growth a year, seasonal peak factor, [`Exhaustion`] of the capacity less a 30% reserve |
 //! | which runs out first | [`rank_bottlenecks`] → [`Bottleneck`]s |
 //! | what it costs | [`project_cost`] over N months from a [`PriceModel`] |
+//! | the cheapest capacity mix | [`plan_capacity_mix`]: [`InstanceType`]s reserved / spot / on-demand in a [`CapacityMix`] → [`MixPlan`] covering a peak with the reserve, with its monthly cost |
 //! | what a policy would have done | [`replay`] any [`ReplayPolicy`] over a demand trace → [`ReplayReport`] (replicas, SLO misses, over-provisioning, cost; CSV) |
 //!
 //! The smoothing models are written here rather than wrapped: the `augurs-ets` crate fits only
@@ -56,6 +57,7 @@ mod accuracy;
 mod autoscaler;
 mod behavior;
 mod bottleneck;
+mod capacity_mix;
 mod capacity_resource;
 mod condition;
 mod cost;
@@ -109,6 +111,10 @@ pub use tolerance::Tolerance;
 
 pub use accuracy::{seasonal_naive, smape};
 pub use bottleneck::{Bottleneck, rank_bottlenecks};
+pub use capacity_mix::{
+    CapacityMix, HOURS_PER_MONTH, InstanceKind, InstanceType, KindPlan, MAX_INSTANCES_PER_TYPE,
+    MAX_SEARCH_NODES, MixConfig, MixPlan, PlanLine, plan_capacity_mix,
+};
 pub use capacity_resource::CapacityResource;
 pub use cost::{CostProjection, MonthCost, Price, PriceModel, ResourceCost, project_cost};
 pub use forecast::{Forecast, ForecastPoint};

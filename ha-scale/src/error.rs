@@ -247,6 +247,31 @@ pub enum Error {
     /// A resource is named that the plan does not hold (a price for an unforecast resource).
     #[error("resource {0} has no forecast")]
     UnknownResource(crate::CapacityResource),
+    /// A forecast without points.
+    #[error("the forecast has no points")]
+    EmptyForecast,
+    /// A forecast that does not reach the time it is read at (`now + warm_up`).
+    #[error("the forecast covers {first}..={last}, not the time {target} it is needed at")]
+    ForecastDoesNotCover {
+        /// `now + warm_up`, in the forecast's time unit.
+        target: f64,
+        /// The first point's time.
+        first: i64,
+        /// The last point's time.
+        last: i64,
+    },
+    /// A capacity mix whose shares do not sum to 1.
+    #[error("the capacity mix's shares sum to {sum}, not 1")]
+    MixDoesNotSumToOne {
+        /// Their sum.
+        sum: f64,
+    },
+    /// A kind with a share in the mix but no instance type on offer.
+    #[error("the mix has a {0} share but no {0} instance type is on offer")]
+    NoInstanceOfKind(crate::InstanceKind),
+    /// An instance type name given twice.
+    #[error("instance type {0} is given more than once")]
+    DuplicateInstanceType(String),
 }
 
 /// `Result` with ha-scale's [`Error`].

@@ -12,6 +12,7 @@
 //! | the replica calculator for one metric | [`replica_calculator`], [`metric`] |
 //! | step scaling with cooldowns, as operators write it | [`StepScaler`] over ha-core alert rules |
 //! | queue and latency targets | [`QueueTarget`], [`latency_target_replicas`] |
+//! | scaling ahead of a forecast by the warm-up | [`PredictiveScaler`] → [`PredictiveDecision`]: the larger of the reactive proposal and the forecast's need, or report only |
 //!
 //! ## Capacity forecasting
 //!
@@ -25,6 +26,7 @@
 //! | per resource | [`forecast_resource`] → [`ResourceForecast`]: growth a year, seasonal peak factor, [`Exhaustion`] of the capacity less a 30% reserve |
 //! | which runs out first | [`rank_bottlenecks`] → [`Bottleneck`]s |
 //! | what it costs | [`project_cost`] over N months from a [`PriceModel`] |
+//! | the cheapest capacity mix | [`plan_capacity_mix`]: [`InstanceType`]s reserved / spot / on-demand in a [`CapacityMix`] → [`MixPlan`] covering a peak with the reserve, with its monthly cost |
 //! | what a policy would have done | [`replay`] any [`ReplayPolicy`] over a demand trace → [`ReplayReport`] (replicas, SLO misses, over-provisioning, cost; CSV) |
 //!
 //! The smoothing models are written here rather than wrapped: the `augurs-ets` crate fits only
@@ -55,6 +57,7 @@ mod accuracy;
 mod autoscaler;
 mod behavior;
 mod bottleneck;
+mod capacity_mix;
 mod capacity_resource;
 mod condition;
 mod cost;
@@ -69,6 +72,7 @@ mod model;
 mod model_selection;
 mod optimizer;
 mod pod;
+mod predictive;
 mod queue_target;
 mod replay;
 pub mod replica_calculator;
@@ -92,6 +96,10 @@ pub use condition::{Condition, ConditionReason, ConditionType};
 pub use error::{Error, Result};
 pub use metric::{MetricSpec, MetricValue, PodSample, Resource, ResourceTarget, ValueTarget};
 pub use pod::{Pod, PodPhase, ReadyCondition};
+pub use predictive::{
+    PlanFor, PredictiveConfig, PredictiveDecision, PredictiveMode, PredictiveReason,
+    PredictiveScaler, ReplicaBound,
+};
 pub use queue_target::{QueueTarget, latency_target_replicas};
 pub use replica_calculator::{CurrentMetric, MetricProposal};
 pub use scale_event::{ScaleEvent, ScaleEvents};
@@ -103,6 +111,10 @@ pub use tolerance::Tolerance;
 
 pub use accuracy::{seasonal_naive, smape};
 pub use bottleneck::{Bottleneck, rank_bottlenecks};
+pub use capacity_mix::{
+    CapacityMix, HOURS_PER_MONTH, InstanceKind, InstanceType, KindPlan, MAX_INSTANCES_PER_TYPE,
+    MAX_SEARCH_NODES, MixConfig, MixPlan, PlanLine, plan_capacity_mix,
+};
 pub use capacity_resource::CapacityResource;
 pub use cost::{CostProjection, MonthCost, Price, PriceModel, ResourceCost, project_cost};
 pub use forecast::{Forecast, ForecastPoint};

@@ -309,7 +309,7 @@ impl SessionAffinity {
     fn remember(&mut self, session: &str, endpoint: NodeId, now: Instant) {
         // The ttl is at most 100 years, which every platform's `Instant` can add; were it not,
         // the session would expire at once rather than never.
-        let expires = now.checked_add(self.config.ttl).unwrap_or(now);
+        let expires = crate::deadline::deadline(now, self.config.ttl);
         self.sequence = self.sequence.wrapping_add(1);
         let expiry = (expires, self.sequence);
         if let Some(entry) = self.sessions.get_mut(session) {

@@ -711,7 +711,7 @@ impl CircuitBreaker {
     }
 
     fn open(&mut self, now: Instant, counts: Counts) -> BreakerTransition {
-        let until = now.checked_add(self.config.wait_in_open).unwrap_or(now);
+        let until = crate::deadline::deadline(now, self.config.wait_in_open);
         self.transition(Inner::Open { until }, now, counts)
     }
 

@@ -219,7 +219,7 @@ impl ConcurrencyLimiter {
         if self.queue.len() < self.config.max_queue as usize {
             let ticket = WaiterTicket(self.next_ticket);
             self.next_ticket += 1;
-            let deadline = now.checked_add(self.config.max_wait).unwrap_or(now);
+            let deadline = crate::deadline::deadline(now, self.config.max_wait);
             self.queue.push_back(Waiter { ticket, deadline });
             tracing::debug!(%ticket, in_flight = self.in_flight, limit = self.limit, queued = self.queue.len(), "bulkhead queued a call");
             return Admission::Queued(ticket);

@@ -23,7 +23,7 @@ impl Drain {
         Drain {
             started: now,
             // An `Instant` too far in the future to represent is as good as never.
-            deadline: now.checked_add(timeout).unwrap_or(now),
+            deadline: crate::deadline::deadline(now, timeout),
         }
     }
 

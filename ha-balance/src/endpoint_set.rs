@@ -538,7 +538,7 @@ impl EndpointSet {
             return;
         }
         self.slots[i].ramp_from = Some(now);
-        let until = now.checked_add(window).unwrap_or(now);
+        let until = crate::deadline::deadline(now, window);
         self.ramp_until = Some(self.ramp_until.map_or(until, |u| u.max(until)));
     }
 

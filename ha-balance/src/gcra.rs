@@ -49,7 +49,8 @@ impl RateLimitConfig {
     /// # Errors
     /// [`ha_core::Error::NotFinite`] or [`ha_core::Error::OutOfRange`] for a rate that is not a
     /// finite number in `(0, 10⁹]`, or so low that one request takes over 500 years;
-    /// [`ha_core::Error::Zero`] for a zero burst (all as [`Error::Core`](crate::Error::Core)).
+    /// [`ha_core::Error::Zero`] for a zero burst; [`ha_core::Error::TooLarge`] for a burst whose
+    /// requests at this rate span over 584 years (all as [`Error::Core`](crate::Error::Core)).
     pub fn validate(&self) -> Result<()> {
         Gcra::new(*self).map(drop)
     }
@@ -83,7 +84,17 @@ impl Gcra {
         }
         non_zero("burst", config.burst.into())?;
         let emission = (1e9 / rate).ceil().max(1.0) as u64;
-        let tolerance = emission.saturating_mul(u64::from(config.burst) - 1);
+        // The whole burst, `T × b`, must fit the nanosecond clock (about 584 years): a saturated
+        // tolerance would admit every request.
+        let burst = u64::from(config.burst);
+        let tolerance = emission
+            .checked_mul(burst - 1)
+            .filter(|t| t.checked_add(emission).is_some())
+            .ok_or(ha_core::Error::TooLarge {
+                name: "burst at this rate (the whole burst must span under 584 years)",
+                value: burst,
+                max: u64::MAX / emission,
+            })?;
         Ok(Gcra {
             emission,
             tolerance,
@@ -263,6 +274,22 @@ mod tests {
             burst,
         };
         (RateLimiter::new(config, t).unwrap(), t)
+    }
+
+    #[test]
+    fn a_burst_spanning_past_the_clock_is_refused_not_saturated() {
+        let config = RateLimitConfig {
+            requests_per_second: 1e-9,
+            burst: 20,
+        };
+        let refused = RateLimiter::new(config, Instant::now());
+        assert!(matches!(
+            refused,
+            Err(crate::Error::Core(ha_core::Error::TooLarge {
+                value: 20,
+                ..
+            }))
+        ));
     }
 
     #[test]

@@ -120,6 +120,7 @@ mod balancer;
 mod circuit_breaker;
 mod concurrency_limit;
 mod consistent_hash;
+mod deadline;
 pub mod draining;
 mod endpoint;
 mod endpoint_set;

@@ -304,7 +304,7 @@ impl OutlierDetector {
             panic: PanicThreshold::new(config.healthy_panic_threshold_percent)?,
             hosts: BTreeMap::new(),
             ejected: 0,
-            next_sweep: now.checked_add(config.interval).unwrap_or(now),
+            next_sweep: crate::deadline::deadline(now, config.interval),
         };
         for endpoint in endpoints {
             detector.add_endpoint(endpoint)?;
@@ -455,7 +455,7 @@ impl OutlierDetector {
         let host = self.hosts.get_mut(endpoint)?;
         host.times = host.times.saturating_add(1);
         let time = base.saturating_mul(host.times).min(cap);
-        let until = now.checked_add(time).unwrap_or(now);
+        let until = crate::deadline::deadline(now, time);
         host.ejected_until = Some(until);
         host.ejected_this_interval = true;
         let times = host.times;

@@ -142,5 +142,5 @@ pub use tier_error::TierError;
 pub use tier_stats::TierStats;
 pub use tiered::TieredCache;
 pub use tiered_builder::TieredBuilder;
-pub use tiered_config::TieredConfig;
+pub use tiered_config::{MAX_TTL, TieredConfig};
 pub use write_policy::WritePolicy;

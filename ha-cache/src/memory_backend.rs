@@ -148,7 +148,10 @@ where
     }
 
     fn write(&self, map: &mut HashMap<K, Stored<V>>, key: &K, value: &V, options: &InsertOptions) {
-        let deadline = options.ttl.map(|ttl| self.inner.clock.now() + ttl);
+        // A TTL past what an `Instant` can hold never expires.
+        let deadline = options
+            .ttl
+            .and_then(|ttl| self.inner.clock.now().checked_add(ttl));
         let stored = Stored {
             value: value.clone(),
             deadline,

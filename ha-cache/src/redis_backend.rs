@@ -177,9 +177,11 @@ impl<K, V> RedisBackend<K, V> {
     }
 }
 
-/// A TTL in whole milliseconds, at least 1 (Redis refuses `PX 0`).
+/// A TTL in whole milliseconds, at least 1 (Redis refuses `PX 0`) and at most Redis's signed
+/// 64-bit limit.
 fn millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+    const MAX: u64 = i64::MAX as u64;
+    u64::try_from(ttl.as_millis()).unwrap_or(MAX).clamp(1, MAX)
 }
 
 /// `text` with Redis glob characters escaped.

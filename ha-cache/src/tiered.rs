@@ -616,9 +616,12 @@ where
         match self.config.negative_ttl {
             Some(ttl) => {
                 TierCounters::bump(&self.counters.negative_inserts);
-                Ok(Slot::Absent {
-                    until: self.clock.now() + ttl,
-                })
+                // `validate` bounds the TTL, so the deadline fits; were it not to, the absence
+                // is simply not remembered.
+                match self.clock.now().checked_add(ttl) {
+                    Some(until) => Ok(Slot::Absent { until }),
+                    None => Err(Fail::Missing),
+                }
             }
             None => Err(Fail::Missing),
         }

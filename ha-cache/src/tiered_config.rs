@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::{Result, WritePolicy};
 
+/// The longest `l2_ttl` or `negative_ttl` accepted: 100 years, so every deadline fits an `Instant`.
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// How a [`TieredCache`](crate::TieredCache) writes and what it remembers. The L1's own
 /// settings (capacity, L1 TTL, weigher) are those of its [`CacheBuilder`](crate::CacheBuilder).
 ///
@@ -35,11 +38,20 @@ pub struct TieredConfig {
 }
 
 impl TieredConfig {
-    /// Refuses a zero `l2_ttl` or `negative_ttl` (use `None` for "none").
+    /// Refuses a zero `l2_ttl` or `negative_ttl` (use `None` for "none"), or one above
+    /// [`MAX_TTL`].
     pub fn validate(&self) -> Result<()> {
         for (name, ttl) in [("l2_ttl", self.l2_ttl), ("negative_ttl", self.negative_ttl)] {
             if ttl.is_some_and(|ttl| ttl.is_zero()) {
                 return Err(ha_core::Error::Zero { name }.into());
+            }
+            if let Some(ttl) = ttl.filter(|&ttl| ttl > MAX_TTL) {
+                return Err(ha_core::Error::TooLarge {
+                    name,
+                    value: ttl.as_secs(),
+                    max: MAX_TTL.as_secs(),
+                }
+                .into());
             }
         }
         Ok(())

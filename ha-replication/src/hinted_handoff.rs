@@ -214,7 +214,8 @@ impl<K: Ord + Clone, V: Reconcile> HintStore<K, V> {
             .values()
             .flat_map(|q| q.values().map(|(_, at)| *at))
             .min()
-            .map(|oldest| oldest + self.config.max_hint_window)
+            // A window past what an `Instant` can hold never expires a hint.
+            .and_then(|oldest| oldest.checked_add(self.config.max_hint_window))
     }
 
     /// Hints kept in all.
@@ -280,6 +281,17 @@ mod tests {
             },
             NodeId::new("w").unwrap(),
         )
+    }
+
+    #[test]
+    fn a_window_past_what_an_instant_holds_never_times_out() {
+        let config = HintConfig {
+            max_hint_window: Duration::MAX,
+            ..HintConfig::default()
+        };
+        let mut store = HintStore::new(config).unwrap();
+        store.store(NodeId::new("r").unwrap(), "k", v(1), Instant::now());
+        assert_eq!(store.poll_timeout(), None);
     }
 
     #[test]

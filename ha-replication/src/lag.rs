@@ -389,7 +389,7 @@ impl LagTracker {
             .values()
             .filter_map(|r| r.last_report)
             // Silence *over* the limit disconnects: one nanosecond past it.
-            .filter_map(|t| t.checked_add(after + Duration::from_nanos(1)))
+            .filter_map(|t| t.checked_add(after.saturating_add(Duration::from_nanos(1))))
             .min()
     }
 
@@ -601,6 +601,19 @@ mod tests {
             t.add_replica(id(r)).unwrap();
         }
         t
+    }
+
+    #[test]
+    fn a_silence_limit_past_what_an_instant_holds_sets_no_timer() {
+        let mut config = LagConfig::default();
+        config.limits.disconnect_after = Duration::MAX;
+        let mut t = LagTracker::new(config).unwrap();
+        t.add_replica(id("r")).unwrap();
+        let t0 = Instant::now();
+        t.on_primary_write(Position(10), t0).unwrap();
+        t.on_replica_report(&id("r"), PerStage::uniform(Position(10)), t0)
+            .unwrap();
+        assert_eq!(t.poll_timeout(), None);
     }
 
     #[test]

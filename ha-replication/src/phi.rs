@@ -9,6 +9,10 @@ use crate::error::{in_range, non_zero, time_regressed};
 /// The most inter-arrival samples a detector may keep.
 const MAX_SAMPLE_SIZE: u32 = 100_000;
 
+/// The longest first heartbeat estimate, acceptable pause or minimum deviation accepted: a day,
+/// so sums of squared intervals in nanoseconds stay finite.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
 /// The settings of a [`PhiAccrualDetector`]; the defaults are Akka Cluster's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -47,7 +51,8 @@ impl PhiConfig {
     /// # Errors
     /// [`ha_core::Error::OutOfRange`] / [`ha_core::Error::NotFinite`] for a threshold that is not
     /// a positive finite number, [`ha_core::Error::Zero`] / [`ha_core::Error::TooLarge`] for the
-    /// sample size, [`ha_core::Error::Zero`] for a zero minimum deviation or first estimate.
+    /// sample size, [`ha_core::Error::Zero`] for a zero minimum deviation or first estimate,
+    /// [`ha_core::Error::TooLarge`] for a first estimate, pause or minimum deviation over a day.
     pub fn validate(&self) -> Result<()> {
         in_range(
             "phi threshold",
@@ -72,6 +77,24 @@ impl PhiConfig {
         }
         non_zero("min std deviation", self.min_std_deviation)?;
         non_zero("first heartbeat estimate", self.first_heartbeat_estimate)?;
+        // Intervals are summed and squared in nanoseconds: a day keeps every sum finite.
+        for (name, value) in [
+            ("first heartbeat estimate", self.first_heartbeat_estimate),
+            (
+                "acceptable heartbeat pause",
+                self.acceptable_heartbeat_pause,
+            ),
+            ("min std deviation", self.min_std_deviation),
+        ] {
+            if value > MAX_INTERVAL {
+                return Err(ha_core::Error::TooLarge {
+                    name,
+                    value: value.as_secs(),
+                    max: MAX_INTERVAL.as_secs(),
+                }
+                .into());
+            }
+        }
         Ok(())
     }
 }
@@ -329,6 +352,18 @@ pub fn phi(t: f64, mean: f64, deviation: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_over_a_day_are_refused_not_overflowed() {
+        let config = PhiConfig {
+            first_heartbeat_estimate: Duration::MAX,
+            ..PhiConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(crate::Error::Core(ha_core::Error::TooLarge { .. }))
+        ));
+    }
 
     /// Akka's own expression, for comparison where it is finite.
     fn akka_phi(t: f64, mean: f64, deviation: f64) -> f64 {

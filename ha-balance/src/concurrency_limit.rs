@@ -355,8 +355,8 @@ impl ConcurrencyLimiter {
 /// use ha_balance::{Admission, ConcurrencyLimitConfig, ConcurrencyLimits};
 ///
 /// let mut limits = ConcurrencyLimits::new(ConcurrencyLimitConfig { max_concurrent: 2, ..Default::default() })?;
-/// limits.set_override("/search", ConcurrencyLimitConfig { max_concurrent: 1, ..Default::default() })?;
 /// let now = Instant::now();
+/// limits.set_override("/search", ConcurrencyLimitConfig { max_concurrent: 1, ..Default::default() }, now)?;
 /// assert!(matches!(limits.try_acquire(&"/search", now), Admission::Granted(_)));
 /// assert_eq!(limits.try_acquire(&"/search", now), Admission::Rejected);
 /// assert!(matches!(limits.try_acquire(&"/home", now), Admission::Granted(_)));
@@ -383,31 +383,44 @@ impl<K: Ord + Clone> ConcurrencyLimits<K> {
         })
     }
 
-    /// Gives `key` its own settings; an existing limiter for it is rebuilt only when idle
-    /// (otherwise its limit follows the new `max_concurrent`).
+    /// Gives `key` its own settings. An idle limiter for it is rebuilt now; a busy one takes
+    /// the new `max_concurrent` at once — returning the waiters a higher limit lets in, for the
+    /// caller to wake — and keeps its queue settings (`max_queue`, `max_wait`) for the calls
+    /// already queued, taking the new ones once it is idle.
     ///
     /// # Errors
     /// As [`ConcurrencyLimitConfig::validate`].
-    pub fn set_override(&mut self, key: K, config: ConcurrencyLimitConfig) -> Result<()> {
+    pub fn set_override(
+        &mut self,
+        key: K,
+        config: ConcurrencyLimitConfig,
+        now: Instant,
+    ) -> Result<Vec<Grant>> {
         config.validate()?;
+        let mut grants = Vec::new();
         if let Some(limiter) = self.limiters.get_mut(&key) {
             if limiter.in_flight() == 0 && limiter.queued() == 0 {
                 *limiter = ConcurrencyLimiter::from_valid(config);
             } else {
-                limiter.config = config;
-                limiter.limit = config.max_concurrent;
+                grants = limiter.set_limit(config.max_concurrent, now);
             }
         }
         self.overrides.insert(key, config);
-        Ok(())
+        Ok(grants)
     }
 
-    /// The limiter of `key`, made if new.
+    /// The limiter of `key`: made if new, and rebuilt with the key's settings if they changed
+    /// while it was busy and it is idle now.
     pub fn limiter(&mut self, key: &K) -> &mut ConcurrencyLimiter {
         let config = self.overrides.get(key).copied().unwrap_or(self.default);
-        self.limiters
+        let limiter = self
+            .limiters
             .entry(key.clone())
-            .or_insert_with(|| ConcurrencyLimiter::from_valid(config))
+            .or_insert_with(|| ConcurrencyLimiter::from_valid(config));
+        if limiter.config != config && limiter.in_flight() == 0 && limiter.queued() == 0 {
+            *limiter = ConcurrencyLimiter::from_valid(config);
+        }
+        limiter
     }
 
     /// [`ConcurrencyLimiter::try_acquire`] on `key`'s limiter.
@@ -461,6 +474,31 @@ mod tests {
             max_wait: MS * 100,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn raising_a_busy_keys_limit_grants_its_waiters_and_later_takes_the_new_queue_settings() {
+        let config = |max_concurrent, max_queue| ConcurrencyLimitConfig {
+            max_concurrent,
+            max_queue,
+            max_wait: MS * 100,
+        };
+        let mut limits = ConcurrencyLimits::new(config(1, 1)).unwrap();
+        let t = Instant::now();
+        let Admission::Granted(running) = limits.try_acquire(&"k", t) else {
+            panic!("a free slot")
+        };
+        let Admission::Queued(waiting) = limits.try_acquire(&"k", t) else {
+            panic!("a queue place")
+        };
+        let grants = limits.set_override("k", config(10, 5), t).unwrap();
+        assert_eq!(grants.len(), 1);
+        assert_eq!(grants[0].ticket, waiting);
+        // The free slots are usable at once, not held behind a stranded queue.
+        assert!(matches!(limits.try_acquire(&"k", t), Admission::Granted(_)));
+        limits.limiter(&"k").check_invariants();
+        limits.release(&"k", running, t).unwrap();
+        assert_eq!(limits.limiter(&"k").limit(), 10);
     }
 
     #[test]

@@ -365,13 +365,18 @@ where
         })
     }
 
-    /// Removes every key stored with `tag` from L2 and L1, returning how many L2 removed. L1 is
-    /// invalidated even if L2 fails.
+    /// Removes every key stored with `tag` from L2, and clears L1, returning how many L2
+    /// removed. L1 is cleared even if L2 fails.
+    ///
+    /// L1 is cleared whole because a value a read brought up from L2 or the origin does not
+    /// carry the tags it was written with (the [`Backend`] returns values only), so L1 cannot
+    /// tell which of its entries the tag covers; the next reads refill it from L2.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, TierError> {
         let inner = &self.inner;
         inner.begin_all();
         let removed = inner.l2.invalidate_tag(tag).await;
-        let l1 = inner.l1.invalidate_tag(tag);
+        let l1 = inner.l1.len();
+        inner.l1.clear();
         inner.end_all();
         tracing::debug!(tag, l1, l2 = ?removed.as_ref().ok(), "tiered tag invalidation");
         removed.map_err(|err| {

@@ -464,3 +464,19 @@ fn a_write_during_a_load_never_leaves_the_old_value_in_l1() {
         assert_ne!(cache.l1().peek("a"), Some(Slot::Present(k("old"))));
     });
 }
+
+#[test]
+fn a_tag_invalidation_reaches_values_that_reads_brought_into_l1() {
+    let clock = ManualClock::new();
+    let (cache, l2, _) = tiered(&clock, |b| b.write_policy(WritePolicy::InvalidateOnWrite));
+    block_on(async {
+        let tagged = InsertOptions::new().tag("team:red");
+        cache.set_with(k("t1"), k("r"), &tagged).await.unwrap();
+        // A read fills L1 from L2; the copy there does not carry the tag.
+        assert_eq!(cache.get(&k("t1")).await.unwrap().as_deref(), Some("r"));
+        assert!(cache.l1().contains("t1"));
+        assert_eq!(cache.invalidate_tag("team:red").await.unwrap(), 1);
+        assert_eq!(l2.get(&k("t1")).await.unwrap(), None);
+        assert_eq!(cache.get(&k("t1")).await.unwrap(), None);
+    });
+}

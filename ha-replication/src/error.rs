@@ -157,6 +157,9 @@ pub enum Error {
     /// `LOCAL_QUORUM` (or `LOCAL_ONE`) was asked of a config with no local datacenter.
     #[error("{0} needs a local datacenter, and the replication config names none")]
     NoLocalDatacenter(&'static str),
+    /// A requirement naming the same datacenter twice.
+    #[error("datacenter {0:?} appears more than once in the requirement")]
+    DuplicateDatacenter(String),
     /// A replica set with no replicas.
     #[error("a replica set needs at least one replica")]
     EmptyReplicaSet,

@@ -149,7 +149,8 @@ impl Fence {
 
     /// What [`admit`](Self::admit) would say, without remembering anything.
     pub fn check(&self, writer: &NodeId, epoch: Epoch) -> FenceVerdict {
-        if epoch < self.current {
+        // Epoch 0 is "none elected yet": no writer holds it.
+        if epoch < self.current || epoch == Epoch(0) {
             return FenceVerdict::StaleEpoch {
                 given: epoch,
                 current: self.current,
@@ -175,6 +176,13 @@ mod tests {
 
     fn id(s: &str) -> NodeId {
         NodeId::new(s).unwrap()
+    }
+
+    #[test]
+    fn epoch_zero_is_never_admitted() {
+        let mut fence = Fence::new();
+        assert!(!fence.admit(&id("a"), Epoch(0)).is_accepted());
+        assert!(fence.admit(&id("a"), Epoch(1)).is_accepted());
     }
 
     #[test]

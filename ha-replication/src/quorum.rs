@@ -76,6 +76,21 @@ pub(crate) struct Tally {
 
 impl Tally {
     pub(crate) fn new(replicas: ReplicaSet, requirement: &Requirement) -> Result<Tally> {
+        // A requirement built by hand (its fields are public) is checked as the levels are: at
+        // least one replica in all, none of zero in a datacenter, no datacenter twice.
+        if requirement.total == 0 && requirement.per_datacenter.is_empty()
+            || requirement
+                .per_datacenter
+                .iter()
+                .any(|(_, needed)| *needed == 0)
+        {
+            return Err(Error::ZeroConsistency);
+        }
+        let mut names: Vec<&String> = requirement.per_datacenter.iter().map(|(n, _)| n).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::DuplicateDatacenter(pair[0].clone()));
+        }
         if requirement.total > replicas.len() {
             return Err(Error::Unavailable {
                 scope: "all datacenters".to_owned(),

@@ -256,4 +256,29 @@ mod tests {
         assert_eq!(w.poll_timeout(), None);
         assert_eq!(w.unacked().count(), 2);
     }
+
+    #[test]
+    fn a_hand_built_requirement_of_nothing_or_a_datacenter_twice_is_refused() {
+        let set = ReplicaSet::single_datacenter([id("a"), id("b"), id("c")]).unwrap();
+        let now = Instant::now();
+        let nothing = Requirement {
+            total: 0,
+            per_datacenter: Vec::new(),
+            ..Requirement::majority(3).unwrap()
+        };
+        assert_eq!(
+            WriteCoordinator::new(set.clone(), &nothing, now).err(),
+            Some(Error::ZeroConsistency)
+        );
+        let dc = set.datacenters()[0].clone();
+        let twice = Requirement {
+            total: 0,
+            per_datacenter: vec![(dc.clone(), 1), (dc.clone(), 1)],
+            ..Requirement::majority(3).unwrap()
+        };
+        assert_eq!(
+            WriteCoordinator::new(set, &twice, now).err(),
+            Some(Error::DuplicateDatacenter(dc))
+        );
+    }
 }

@@ -118,12 +118,13 @@ proptest! {
         for (node, epoch) in writes {
             let (node, epoch) = (id(node), Epoch(epoch));
             if fence.admit(&node, epoch).is_accepted() {
+                prop_assert!(epoch > Epoch(0), "epoch 0 (none elected) accepted");
                 prop_assert!(highest_accepted.is_none_or(|h| epoch >= h), "stale {epoch} accepted");
                 highest_accepted = Some(epoch);
                 let holder = writer_of.entry(epoch).or_insert_with(|| node.clone());
                 prop_assert_eq!(&*holder, &node, "two writers in {}", epoch);
             } else {
-                prop_assert!(highest_accepted.is_some());
+                prop_assert!(highest_accepted.is_some() || epoch == Epoch(0));
             }
             prop_assert_eq!(fence.current(), highest_accepted.unwrap_or_default());
         }

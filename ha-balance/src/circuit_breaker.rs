@@ -19,12 +19,16 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ha_core::{SlidingWindow, SlidingWindowConfig};
 
 use crate::Result;
 use crate::error::{non_zero, non_zero_duration, positive_ratio};
+
+/// The id the next breaker gets.
+static NEXT_BREAKER: AtomicU64 = AtomicU64::new(1);
 
 /// How the closed state aggregates the outcomes of calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +191,7 @@ pub enum CallOutcome {
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "a permit must be recorded, or half-open probe slots are never returned"]
 pub struct BreakerPermit {
+    breaker: u64,
     epoch: u64,
     state: BreakerState,
 }
@@ -436,6 +441,8 @@ enum Inner {
 /// ```
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
+    /// Tells this breaker's permits from another's.
+    id: u64,
     config: CircuitBreakerConfig,
     minimum_calls: u64,
     inner: Inner,
@@ -456,6 +463,7 @@ impl CircuitBreaker {
             SlidingWindowKind::TimeBased { .. } => config.minimum_calls,
         };
         Ok(CircuitBreaker {
+            id: NEXT_BREAKER.fetch_add(1, Ordering::Relaxed),
             config,
             minimum_calls: minimum_calls.into(),
             inner: Inner::Closed,
@@ -489,6 +497,7 @@ impl CircuitBreaker {
         let _ = self.handle_timeout(now);
         match &mut self.inner {
             Inner::Closed => Ok(BreakerPermit {
+                breaker: self.id,
                 epoch: self.epoch,
                 state: BreakerState::Closed,
             }),
@@ -504,6 +513,7 @@ impl CircuitBreaker {
                 if *issued < self.config.permitted_calls_in_half_open {
                     *issued += 1;
                     Ok(BreakerPermit {
+                        breaker: self.id,
                         epoch: self.epoch,
                         state: BreakerState::HalfOpen,
                     })
@@ -523,7 +533,8 @@ impl CircuitBreaker {
     }
 
     /// Records how the call of `permit` ended, after `duration`, at `now`; returns the state
-    /// change it caused. A permit issued before the latest state change is ignored.
+    /// change it caused. A permit issued before the latest state change, or by another breaker,
+    /// is ignored.
     pub fn record(
         &mut self,
         permit: BreakerPermit,
@@ -531,6 +542,10 @@ impl CircuitBreaker {
         duration: Duration,
         now: Instant,
     ) -> Option<BreakerTransition> {
+        if permit.breaker != self.id {
+            tracing::debug!("circuit breaker ignored a permit another breaker issued");
+            return None;
+        }
         if permit.epoch != self.epoch {
             tracing::debug!(
                 permit_state = %permit.state,
@@ -748,6 +763,18 @@ mod tests {
 
     fn breaker(config: CircuitBreakerConfig) -> CircuitBreaker {
         CircuitBreaker::new(config).unwrap()
+    }
+
+    #[test]
+    fn another_breakers_permit_is_ignored() {
+        let now = Instant::now();
+        let (mut a, mut b) = (breaker(small()), breaker(small()));
+        let foreign = a.try_acquire(now).unwrap();
+        assert_eq!(
+            b.record(foreign, CallOutcome::Failure, Duration::ZERO, now),
+            None
+        );
+        assert_eq!(b.metrics(now).calls, 0);
     }
 
     fn small() -> CircuitBreakerConfig {

@@ -109,14 +109,4 @@ pub(crate) fn non_zero(name: &'static str, value: u64) -> Result<u64> {
     }
 }
 
-/// Checks that a duration is not zero.
-pub(crate) fn non_zero_duration(
-    name: &'static str,
-    value: std::time::Duration,
-) -> Result<std::time::Duration> {
-    if value.is_zero() {
-        Err(ha_core::Error::Zero { name }.into())
-    } else {
-        Ok(value)
-    }
-}
+pub(crate) use ha_core::validate::non_zero_duration;

@@ -109,33 +109,4 @@ pub enum Error {
 /// `Result` with ha-core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Checks that `value` is finite.
-pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(Error::NotFinite { name, value })
-    }
-}
-
-/// Checks that `value` is a finite ratio in `[0, 1]`.
-pub(crate) fn ratio(name: &'static str, value: f64) -> Result<f64> {
-    if (0.0..=1.0).contains(&finite(name, value)?) {
-        Ok(value)
-    } else {
-        Err(Error::OutOfRange {
-            name,
-            value,
-            range: "[0, 1]",
-        })
-    }
-}
-
-/// Checks that `value` is not zero.
-pub(crate) fn non_zero_duration(name: &'static str, value: Duration) -> Result<Duration> {
-    if value.is_zero() {
-        Err(Error::Zero { name })
-    } else {
-        Ok(value)
-    }
-}
+pub(crate) use crate::validate::{finite, non_zero_duration, ratio};

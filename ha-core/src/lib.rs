@@ -76,6 +76,7 @@ mod node;
 mod severity;
 pub mod slo;
 mod stats;
+pub mod validate;
 
 pub use aggregation::{AggregationConfig, Component, HealthAggregator, HealthSummary};
 pub use alert::{

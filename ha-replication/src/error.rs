@@ -215,31 +215,7 @@ pub enum Error {
 /// `Result` with ha-replication's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Checks that a duration is not zero.
-pub(crate) fn non_zero(name: &'static str, value: Duration) -> Result<Duration> {
-    if value.is_zero() {
-        Err(ha_core::Error::Zero { name }.into())
-    } else {
-        Ok(value)
-    }
-}
-
-/// Checks that `value` is finite and inside `[low, high]`, naming the range in `range`.
-pub(crate) fn in_range(
-    name: &'static str,
-    value: f64,
-    low: f64,
-    high: f64,
-    range: &'static str,
-) -> Result<f64> {
-    if !value.is_finite() {
-        return Err(ha_core::Error::NotFinite { name, value }.into());
-    }
-    if value < low || value > high {
-        return Err(ha_core::Error::OutOfRange { name, value, range }.into());
-    }
-    Ok(value)
-}
+pub(crate) use ha_core::validate::{in_range, non_zero_duration as non_zero};
 
 /// A time regression of `latest - given`, for `what`.
 pub(crate) fn time_regressed(

@@ -277,29 +277,7 @@ pub enum Error {
 /// `Result` with ha-scale's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Checks that a number is finite.
-pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(ha_core::Error::NotFinite { name, value }.into())
-    }
-}
-
-/// Checks that a number is finite and lies in `[lo, hi]` (`range` is its text form).
-pub(crate) fn in_range(
-    name: &'static str,
-    value: f64,
-    lo: f64,
-    hi: f64,
-    range: &'static str,
-) -> Result<f64> {
-    finite(name, value)?;
-    if value < lo || value > hi {
-        return Err(ha_core::Error::OutOfRange { name, value, range }.into());
-    }
-    Ok(value)
-}
+pub(crate) use ha_core::validate::{finite, in_range};
 
 /// Checks that a number is finite and strictly positive.
 pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {

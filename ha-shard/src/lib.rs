@@ -6,7 +6,8 @@
 //! machines and releases agree on placement; callers may bring their own 64-bit key hash.
 //!
 //! Placement algorithms share the [`Placement`] trait: `locate` a key's owner, `locate_n` its
-//! replicas in distinct zones when the nodes offer enough.
+//! replicas in distinct zones when the nodes offer enough (or, with [`ZoneSpread::Ignore`], in
+//! the algorithm's own order).
 //!
 //! | algorithm | lookup | weights | membership changes |
 //! |---|---|---|---|
@@ -73,7 +74,7 @@ pub use load::{HotSpots, LoadConfig, LoadMetric, LoadTracker, ShardHeat, ShardLo
 pub use maglev::{Maglev, MaglevConfig};
 pub use memento::Memento;
 pub use migration::{MigrationConfig, MigrationRecord, MigrationStep, ShardMigration, WriteRoute};
-pub use placement::Placement;
+pub use placement::{Placement, ZoneSpread};
 pub use query::{group_by_shard, merge_counts, merge_sorted, merge_sorted_by_key, merge_sums};
 pub use rebalance::{Move, Plan, RebalanceConfig, Rebalancer, SkewReport, Target};
 pub use rendezvous::Rendezvous;

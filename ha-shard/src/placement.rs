@@ -8,6 +8,49 @@ use ha_core::{Node, NodeId};
 use crate::hash::mix;
 use crate::{Error, Result, key_hash};
 
+/// Whether replicas are spread over zones ([`Placement::locate_n_with`],
+/// [`ShardPlacementConfig::zone_spread`](crate::ShardPlacementConfig::zone_spread)).
+///
+/// ```
+/// use ha_core::{Node, NodeId};
+/// use ha_shard::{Placement, Rendezvous, ZoneSpread};
+///
+/// // Two zones of two nodes: spread, two replicas never share a zone; ignored, they may.
+/// let nodes = ["a", "b", "c", "d"]
+///     .iter()
+///     .zip(["z1", "z1", "z2", "z2"])
+///     .map(|(id, zone)| Ok(Node::new(NodeId::new(*id)?, "").with_zone(zone)))
+///     .collect::<Result<Vec<_>, ha_core::Error>>()?;
+/// let hrw = Rendezvous::new(nodes)?;
+/// let shared = (0..100u32).any(|k| {
+///     let pair = hrw.locate_n_with(&k.to_le_bytes(), 2, ZoneSpread::Ignore).unwrap_or_default();
+///     pair.len() == 2 && pair[0].zone == pair[1].zone
+/// });
+/// assert!(shared);
+/// for k in 0..100u32 {
+///     let pair = hrw.locate_n(&k.to_le_bytes(), 2)?; // ZoneSpread::Distinct
+///     assert_ne!(pair[0].zone, pair[1].zone);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+#[non_exhaustive]
+pub enum ZoneSpread {
+    /// Replicas in distinct zones whenever the nodes offer enough zones, then in preference
+    /// order (the default).
+    #[default]
+    Distinct,
+    /// Zones are not looked at: the first distinct nodes of the preference order. For nodes
+    /// without zones, or when replicas must follow the algorithm's own order (a ring client's
+    /// successors) to agree with another system.
+    Ignore,
+}
+
 /// Where keys live: a placement algorithm over a fixed set of nodes.
 ///
 /// An implementation answers two questions about a 64-bit key hash: which node owns it
@@ -15,6 +58,8 @@ use crate::{Error, Result, key_hash};
 /// replicas ([`visit_preference`](Self::visit_preference)). From these the trait derives the rest:
 /// lookups by key, and [`locate_n`](Self::locate_n) — `n` distinct nodes for `n` replicas, spread
 /// over as many zones as the nodes offer.
+///
+/// [`locate_n_with`](Self::locate_n_with) turns the zone spreading off ([`ZoneSpread`]).
 ///
 /// Nodes are referred to by their index in [`nodes`](Self::nodes). A placement is immutable:
 /// a membership change builds a new one, and comparing the two says which keys move.
@@ -62,25 +107,49 @@ pub trait Placement {
         self.node(self.locate_hash(self.hash_key(key)))
     }
 
-    /// `n` distinct nodes for `key`, the owner first: see [`locate_n_hash`](Self::locate_n_hash).
+    /// `n` distinct nodes for `key`, the owner first, in distinct zones when enough exist: see
+    /// [`locate_n_hash`](Self::locate_n_hash).
     ///
     /// # Errors
     /// [`Error::TooManyReplicas`] if `n` exceeds the number of nodes.
     fn locate_n(&self, key: &[u8], n: usize) -> Result<Vec<&Node>> {
-        let indices = self.locate_n_hash(self.hash_key(key), n)?;
+        self.locate_n_with(key, n, ZoneSpread::default())
+    }
+
+    /// `n` distinct nodes for `key`, the owner first, spreading over zones as `spread` says: see
+    /// [`locate_n_hash_with`](Self::locate_n_hash_with).
+    ///
+    /// # Errors
+    /// [`Error::TooManyReplicas`] if `n` exceeds the number of nodes.
+    fn locate_n_with(&self, key: &[u8], n: usize, spread: ZoneSpread) -> Result<Vec<&Node>> {
+        let indices = self.locate_n_hash_with(self.hash_key(key), n, spread)?;
         Ok(indices.into_iter().map(|i| self.node(i)).collect())
     }
 
-    /// The indices of `n` distinct nodes for `hash`, the owner first.
-    ///
-    /// Nodes are taken in preference order, first only from zones not yet used (nodes with no
-    /// zone count together as one zone), then — when there are fewer zones than `n` — from the
-    /// rest, again in preference order. So replicas land in distinct zones whenever enough zones
-    /// exist, and the choice is as stable as the algorithm's preference order.
+    /// The indices of `n` distinct nodes for `hash`, the owner first, in distinct zones when
+    /// enough exist: [`locate_n_hash_with`](Self::locate_n_hash_with) with the default
+    /// [`ZoneSpread::Distinct`].
     ///
     /// # Errors
     /// [`Error::TooManyReplicas`] if `n` exceeds the number of nodes.
     fn locate_n_hash(&self, hash: u64, n: usize) -> Result<Vec<usize>> {
+        self.locate_n_hash_with(hash, n, ZoneSpread::default())
+    }
+
+    /// The indices of `n` distinct nodes for `hash`, the owner first.
+    ///
+    /// With [`ZoneSpread::Distinct`] (the default of [`locate_n_hash`](Self::locate_n_hash)),
+    /// nodes are taken in preference order, first only from zones not yet used (nodes with no
+    /// zone count together as one zone), then — when there are fewer zones than `n` — from the
+    /// rest, again in preference order. So replicas land in distinct zones whenever enough zones
+    /// exist, and the choice is as stable as the algorithm's preference order.
+    ///
+    /// With [`ZoneSpread::Ignore`], zones play no part: the first `n` distinct nodes of the
+    /// preference order, as a plain ring or rendezvous client picks replicas.
+    ///
+    /// # Errors
+    /// [`Error::TooManyReplicas`] if `n` exceeds the number of nodes.
+    fn locate_n_hash_with(&self, hash: u64, n: usize, spread: ZoneSpread) -> Result<Vec<usize>> {
         let nodes = self.nodes();
         if n > nodes.len() {
             return Err(Error::TooManyReplicas {
@@ -92,6 +161,22 @@ pub trait Placement {
         if n == 0 {
             return Ok(chosen);
         }
+        let mut seen = vec![false; nodes.len()];
+        if spread == ZoneSpread::Ignore {
+            self.visit_preference(hash, &mut |i| {
+                if let Some(first_visit) = seen.get_mut(i).filter(|s| !**s) {
+                    *first_visit = true;
+                    chosen.push(i);
+                }
+                if chosen.len() >= n {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            debug_assert_eq!(chosen.len(), n, "a preference walk must offer every node");
+            return Ok(chosen);
+        }
         // Once every zone is used, later nodes can only fill in preference order: the walk stops
         // as soon as the nodes passed over so far suffice.
         let all_zones = nodes
@@ -99,7 +184,6 @@ pub trait Placement {
             .map(|node| node.zone.as_deref())
             .collect::<HashSet<_>>()
             .len();
-        let mut seen = vec![false; nodes.len()];
         let mut passed_over = Vec::new();
         let mut zones: HashSet<Option<&str>> = HashSet::new();
         self.visit_preference(hash, &mut |i| {

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use ha_core::{Node, NodeId};
 use ha_shard::{
     HashRing, JumpHash, KetamaName, Maglev, MaglevConfig, Memento, Placement, Rendezvous,
-    RingConfig, SlotPlacement, SlotTable,
+    RingConfig, SlotPlacement, SlotTable, ZoneSpread,
 };
 use proptest::prelude::*;
 
@@ -186,6 +186,40 @@ proptest! {
             let moves = owner_ids(&*before, &keys).into_iter().zip(owner_ids(&*after, &keys));
             let extra = moves.filter(|(old, new)| old != new && *old != leaver).count();
             prop_assert!(extra <= extra_moves_allowed(kind), "{:?}: {} keys moved between staying nodes", kind, extra);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn locate_n_ignoring_zones_is_the_first_n_distinct_nodes_of_the_preference_order(
+        count in 1usize..30,
+        zones in 1usize..6,
+        n in 0usize..8,
+        keys in prop::collection::vec(any::<u64>(), 1..10),
+    ) {
+        prop_assume!(n <= count);
+        for kind in ALL_KINDS {
+            let p = build(kind, nodes(count, zones));
+            for &key in &keys {
+                let mut order = Vec::new();
+                p.visit_preference(key, &mut |i| {
+                    if !order.contains(&i) {
+                        order.push(i);
+                    }
+                    ControlFlow::Continue(())
+                });
+                order.truncate(n);
+                let chosen = p.locate_n_hash_with(key, n, ZoneSpread::Ignore).unwrap();
+                prop_assert_eq!(&chosen, &order, "{:?}", kind);
+                // With one zone, spreading has nothing to do: both answers agree.
+                if zones == 1 {
+                    prop_assert_eq!(p.locate_n_hash(key, n).unwrap(), order, "{:?}", kind);
+                }
+            }
+            prop_assert!(p.locate_n_hash_with(0, count + 1, ZoneSpread::Ignore).is_err());
         }
     }
 }

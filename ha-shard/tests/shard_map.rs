@@ -24,6 +24,7 @@ fn nodes(count: usize, zones: usize) -> Vec<Node> {
 fn config(replication_factor: usize) -> ShardPlacementConfig {
     ShardPlacementConfig {
         replication_factor: replication_factor.try_into().unwrap(),
+        ..ShardPlacementConfig::default()
     }
 }
 

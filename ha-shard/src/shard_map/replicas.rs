@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 
 use ha_core::Node;
 
-use crate::{Error, Placement, Rendezvous, Result, ShardId, ShardMap};
+use crate::{Error, Placement, Rendezvous, Result, ShardId, ShardMap, ZoneSpread};
 
 /// Settings of a [`ShardPlacement`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,12 +13,19 @@ pub struct ShardPlacementConfig {
     /// Copies of each shard, the primary included: the primary and `replication_factor − 1`
     /// replicas, on distinct nodes. At most the number of nodes. Default: 3.
     pub replication_factor: NonZeroUsize,
+    /// Whether a shard's copies go to distinct zones when the nodes offer enough
+    /// ([`ZoneSpread::Distinct`], the default), or simply to the first distinct nodes of the
+    /// placement's preference order ([`ZoneSpread::Ignore`]). Read back as the default when
+    /// absent.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub zone_spread: ZoneSpread,
 }
 
 impl Default for ShardPlacementConfig {
     fn default() -> ShardPlacementConfig {
         ShardPlacementConfig {
             replication_factor: NonZeroUsize::MIN.saturating_add(2),
+            zone_spread: ZoneSpread::Distinct,
         }
     }
 }
@@ -40,11 +47,12 @@ impl ShardPlacementConfig {
 }
 
 /// Where each shard's copies live: a primary and `replication_factor − 1` replicas on distinct
-/// nodes, in distinct zones whenever the nodes offer enough zones.
+/// nodes, in distinct zones whenever the nodes offer enough zones (unless
+/// [`zone_spread`](ShardPlacementConfig::zone_spread) is [`ZoneSpread::Ignore`]).
 ///
 /// A shard is placed like a key whose hash is the placement's hash of the shard number's four
-/// little-endian bytes: the copies are [`Placement::locate_n_hash`] of that hash, the primary
-/// first. Over the default [`Rendezvous`], adding a node moves only the shard copies that now
+/// little-endian bytes: the copies are [`Placement::locate_n_hash_with`] of that hash and the
+/// configured [`ZoneSpread`], the primary first. Over the default [`Rendezvous`], adding a node moves only the shard copies that now
 /// prefer it, and removing one moves only its copies — the fewest possible. Any other
 /// [`Placement`] can be used through [`with_placement`](Self::with_placement).
 ///
@@ -69,6 +77,7 @@ impl ShardPlacementConfig {
 pub struct ShardPlacement<P = Rendezvous> {
     placement: P,
     replication_factor: NonZeroUsize,
+    zone_spread: ZoneSpread,
 }
 
 /// Where a key, or a shard, lives: its shard, the shard's primary and its other replicas.
@@ -111,6 +120,7 @@ impl<P: Placement> ShardPlacement<P> {
         Ok(ShardPlacement {
             placement,
             replication_factor: config.replication_factor,
+            zone_spread: config.zone_spread,
         })
     }
 
@@ -123,6 +133,12 @@ impl<P: Placement> ShardPlacement<P> {
     #[must_use]
     pub fn replication_factor(&self) -> usize {
         self.replication_factor.get()
+    }
+
+    /// Whether copies are spread over zones.
+    #[must_use]
+    pub fn zone_spread(&self) -> ZoneSpread {
+        self.zone_spread
     }
 
     /// The hash a shard is placed by.
@@ -138,7 +154,7 @@ impl<P: Placement> ShardPlacement<P> {
         // The factor was checked against the nodes at construction, so this cannot refuse.
         let indices = self
             .placement
-            .locate_n_hash(hash, self.replication_factor.get())
+            .locate_n_hash_with(hash, self.replication_factor.get(), self.zone_spread)
             .unwrap_or_default();
         debug_assert_eq!(indices.len(), self.replication_factor.get());
         let primary = indices
@@ -178,6 +194,73 @@ mod tests {
     #[test]
     fn the_default_replication_factor_is_three() {
         assert_eq!(ShardPlacementConfig::default().replication_factor.get(), 3);
+    }
+
+    #[test]
+    fn zones_are_spread_by_default() {
+        assert_eq!(
+            ShardPlacementConfig::default().zone_spread,
+            ZoneSpread::Distinct
+        );
+    }
+
+    /// Six nodes in two zones, three copies: spread, both zones always hold a copy; ignored,
+    /// the copies are the first three nodes of the rendezvous order, some shard's all in one
+    /// zone.
+    #[test]
+    fn ignoring_zones_takes_the_preference_order() {
+        let zoned: Vec<Node> = nodes(6)
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| n.with_zone(if i < 3 { "east" } else { "west" }))
+            .collect();
+        let spread = ShardPlacement::new(zoned.clone(), ShardPlacementConfig::default()).unwrap();
+        let ignore = ShardPlacement::new(
+            zoned,
+            ShardPlacementConfig {
+                zone_spread: ZoneSpread::Ignore,
+                ..ShardPlacementConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(ignore.zone_spread(), ZoneSpread::Ignore);
+        let zones = |route: Route<'_>| {
+            let mut z: Vec<_> = route.nodes().map(|n| n.zone.clone()).collect();
+            z.sort();
+            z.dedup();
+            z.len()
+        };
+        let mut one_zone = 0;
+        for s in 0..100 {
+            assert_eq!(zones(spread.locate(ShardId(s))), 2, "shard {s}");
+            let route = ignore.locate(ShardId(s));
+            let mut order = Vec::new();
+            ignore
+                .placement()
+                .visit_preference(ignore.shard_hash(ShardId(s)), &mut |i| {
+                    order.push(i);
+                    std::ops::ControlFlow::Continue(())
+                });
+            let expected: Vec<&NodeId> = order
+                .iter()
+                .take(3)
+                .map(|&i| &ignore.placement().nodes()[i].id)
+                .collect();
+            assert_eq!(route.nodes().map(|n| &n.id).collect::<Vec<_>>(), expected);
+            one_zone += usize::from(zones(route) == 1);
+        }
+        assert!(one_zone > 0, "some shard keeps all copies in one zone");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_config_without_zone_spread_reads_back_spreading() {
+        let config: ShardPlacementConfig =
+            serde_json::from_str(r#"{"replication_factor":2}"#).unwrap();
+        assert_eq!(config.zone_spread, ZoneSpread::Distinct);
+        let ignore: ShardPlacementConfig =
+            serde_json::from_str(r#"{"replication_factor":2,"zone_spread":"ignore"}"#).unwrap();
+        assert_eq!(ignore.zone_spread, ZoneSpread::Ignore);
     }
 
     #[test]

@@ -47,10 +47,39 @@ pub struct LoadReport {
     pub peak_over_mean: f64,
     /// The population standard deviation of the per-node counts.
     pub std_dev: f64,
+    /// The busiest node relative to its weight: the largest ratio of a node's keys to its
+    /// weighted fair share `keys × wᵢ / Σw`. Equal to `peak_over_mean` when every weight is the
+    /// same; 1 for an empty population. This is the figure to compare against 1 for weighted
+    /// nodes, whose raw counts differ by design.
+    pub weighted_peak_over_mean: f64,
+    /// The population standard deviation, over the nodes, of each node's keys divided by its
+    /// weighted fair share (so unitless: 0 is a spread exactly in proportion to weight); 0 for
+    /// an empty population.
+    pub weighted_std_dev: f64,
 }
 
 /// The spread of `keys` over `placement`'s nodes, each key counted at its owner
-/// ([`Placement::locate`]).
+/// ([`Placement::locate`]): in raw counts (`peak_over_mean`, `std_dev`), and relative to each
+/// node's weight (`weighted_peak_over_mean`, `weighted_std_dev`), where a node of weight `wᵢ`
+/// out of `Σw` should hold `keys × wᵢ / Σw`.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use ha_core::{Node, NodeId};
+/// use ha_shard::{Rendezvous, load_imbalance};
+///
+/// let heavy = NonZeroU32::new(3).ok_or("zero")?;
+/// let nodes = vec![
+///     Node::new(NodeId::new("big")?, "").with_weight(heavy),
+///     Node::new(NodeId::new("small")?, ""),
+/// ];
+/// let keys: Vec<[u8; 4]> = (0..20_000u32).map(u32::to_le_bytes).collect();
+/// let report = load_imbalance(&Rendezvous::new(nodes)?, &keys);
+/// // "big" holds about 3/4 of the keys: 1.5× the plain mean, but its fair share by weight.
+/// assert!(report.peak_over_mean > 1.4);
+/// assert!(report.weighted_peak_over_mean < 1.03);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use]
 pub fn load_imbalance<P: Placement + ?Sized, K: AsRef<[u8]>>(
     placement: &P,
@@ -73,6 +102,41 @@ pub fn load_imbalance<P: Placement + ?Sized, K: AsRef<[u8]>>(
         .map(|&c| (c as f64 - mean).powi(2))
         .sum::<f64>()
         / n;
+    // Each node's keys over its weighted fair share; weights are at least 1, so the total is
+    // positive and every share is too when there are keys.
+    let total_weight: f64 = nodes.iter().map(|n| f64::from(n.weight.get())).sum();
+    let relative: Vec<f64> = nodes
+        .iter()
+        .zip(&counts)
+        .map(|(node, &count)| {
+            let fair = total as f64 * f64::from(node.weight.get()) / total_weight;
+            if fair > 0.0 { count as f64 / fair } else { 1.0 }
+        })
+        .collect();
+    let weighted_peak_over_mean = if total == 0 {
+        1.0
+    } else {
+        relative.iter().copied().fold(0.0_f64, f64::max)
+    };
+    let relative_mean = relative.iter().sum::<f64>() / n;
+    let weighted_std_dev = if total == 0 {
+        0.0
+    } else {
+        (relative
+            .iter()
+            .map(|r| (r - relative_mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt()
+    };
+    tracing::debug!(
+        keys = total,
+        peak,
+        mean,
+        weighted_peak_over_mean,
+        weighted_std_dev,
+        "load imbalance measured"
+    );
     LoadReport {
         per_node: nodes
             .iter()
@@ -84,6 +148,8 @@ pub fn load_imbalance<P: Placement + ?Sized, K: AsRef<[u8]>>(
         peak,
         peak_over_mean: if mean > 0.0 { peak as f64 / mean } else { 1.0 },
         std_dev: variance.sqrt(),
+        weighted_peak_over_mean,
+        weighted_std_dev,
     }
 }
 
@@ -155,6 +221,71 @@ mod tests {
         assert_eq!(report.mean, 250.0);
         assert!(report.per_node.values().any(|&c| c == report.peak));
         assert!(report.peak_over_mean >= 1.0 && report.std_dev >= 0.0);
+    }
+
+    /// A placement sending key `[i]` to node `i`, to count by hand.
+    struct ByFirstByte(Vec<Node>);
+
+    impl Placement for ByFirstByte {
+        fn nodes(&self) -> &[Node] {
+            &self.0
+        }
+        fn hash_key(&self, key: &[u8]) -> u64 {
+            u64::from(key.first().copied().unwrap_or(0))
+        }
+        fn locate_hash(&self, hash: u64) -> usize {
+            hash as usize % self.0.len()
+        }
+        fn visit_preference(
+            &self,
+            hash: u64,
+            visit: &mut dyn FnMut(usize) -> std::ops::ControlFlow<()>,
+        ) {
+            for i in 0..self.0.len() {
+                if visit((self.locate_hash(hash) + i) % self.0.len()).is_break() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn light_and_heavy() -> ByFirstByte {
+        let heavy = std::num::NonZeroU32::new(3).unwrap();
+        ByFirstByte(vec![
+            Node::new(NodeId::new("light").unwrap(), ""),
+            Node::new(NodeId::new("heavy").unwrap(), "").with_weight(heavy),
+        ])
+    }
+
+    #[test]
+    fn a_spread_in_proportion_to_weight_is_weighted_balanced() {
+        // 1 key on the light node, 3 on the heavy one: exactly their shares.
+        let report = load_imbalance(&light_and_heavy(), [[0], [1], [1], [1]]);
+        assert_eq!(report.peak_over_mean, 1.5);
+        assert_eq!(report.weighted_peak_over_mean, 1.0);
+        assert_eq!(report.weighted_std_dev, 0.0);
+    }
+
+    #[test]
+    fn an_even_split_over_unequal_weights_overloads_the_light_node() {
+        // 2 keys each: the light node's fair share is 1 (ratio 2), the heavy one's 3 (ratio 2/3).
+        let report = load_imbalance(&light_and_heavy(), [[0], [0], [1], [1]]);
+        assert_eq!(report.peak_over_mean, 1.0);
+        assert_eq!(report.weighted_peak_over_mean, 2.0);
+        assert!((report.weighted_std_dev - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn equal_weights_give_the_same_weighted_and_raw_peak() {
+        let keys: Vec<[u8; 4]> = (0..1000u32).map(u32::to_le_bytes).collect();
+        let report = load_imbalance(&placement(4), &keys);
+        assert!((report.weighted_peak_over_mean - report.peak_over_mean).abs() < 1e-12);
+        assert!((report.weighted_std_dev - report.std_dev / report.mean).abs() < 1e-12);
+        let empty = load_imbalance(&light_and_heavy(), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            (empty.weighted_peak_over_mean, empty.weighted_std_dev),
+            (1.0, 0.0)
+        );
     }
 
     #[test]

@@ -4,14 +4,30 @@ use ha_core::NodeId;
 
 use crate::{MigrationStep, ShardId};
 
-/// What went wrong when a placement was built or asked something it cannot answer.
+/// What went wrong when a placement, shard map, slot table, plan or migration was built, or
+/// asked something it cannot answer.
+///
+/// Each value names the bad setting, slot, range, shard or node. Routing never fails: a request
+/// that a node must not serve is a [`Redirect`](crate::Redirect), a value, not an error.
+///
+/// ```
+/// use ha_core::NodeId;
+/// use ha_shard::{Error, SlotTable};
+///
+/// let a = NodeId::new("a")?;
+/// let err = SlotTable::new([(0..=100, a)]).unwrap_err();
+/// assert_eq!(err, Error::UncoveredSlot { slot: 101 });
+/// assert_eq!(err.to_string(), "slot 101 has no owner; every slot in 0..=16383 needs one");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A placement was built over no nodes.
+    /// A placement or slot table was built over no nodes (no slot range, for a slot table).
     #[error("a placement needs at least one node")]
     EmptyNodeSet,
-    /// The same node id was given twice.
+    /// The same node id was given twice (to a placement, or to
+    /// [`SlotTable::split_evenly`](crate::SlotTable::split_evenly)).
     #[error("node {0} appears more than once")]
     DuplicateNode(NodeId),
     /// More distinct replicas were asked for than there are nodes.
@@ -32,7 +48,7 @@ pub enum Error {
         /// Its weight.
         weight: u32,
     },
-    /// More nodes than the algorithm can address.
+    /// More nodes than the algorithm can address (a slot table: one per slot, 16384).
     #[error("{algorithm} placement holds at most {max} nodes, got {count}")]
     TooManyNodes {
         /// The algorithm.
@@ -46,8 +62,8 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] ha_core::Error),
     /// A node was named that is not among the nodes in question: removed from a placement that
-    /// does not hold it, holding shards outside a skew rebalance's node set, or given a capacity
-    /// no assignment mentions.
+    /// does not hold it, holding shards outside a skew rebalance's node set, given a capacity
+    /// no assignment mentions, or not in a slot table it is removed from or migrated to.
     #[error("node {0} is not among the nodes")]
     UnknownNode(NodeId),
     /// A hash shard map was asked for zero shards.
@@ -145,6 +161,74 @@ pub enum Error {
         shard: ShardId,
         /// The node named twice.
         node: NodeId,
+    },
+    /// A slot number is 16384 or more.
+    #[error("slot {slot} is out of range; slots are 0..=16383")]
+    SlotOutOfRange {
+        /// The slot given.
+        slot: u16,
+    },
+    /// A slot range ends before it starts.
+    #[error("slot range {start}..={end} is empty")]
+    EmptySlotRange {
+        /// The first slot of the range.
+        start: u16,
+        /// The last slot of the range.
+        end: u16,
+    },
+    /// No range of a slot table covers a slot; the lowest such slot is named.
+    #[error("slot {slot} has no owner; every slot in 0..=16383 needs one")]
+    UncoveredSlot {
+        /// The lowest slot without an owner.
+        slot: u16,
+    },
+    /// Two ranges of a slot table cover a slot; the lowest such slot is named.
+    #[error("slot {slot} is assigned twice, to {first} and to {second}")]
+    SlotOverlap {
+        /// The lowest slot covered twice.
+        slot: u16,
+        /// The node of the range that starts first.
+        first: NodeId,
+        /// The node of the other range.
+        second: NodeId,
+    },
+    /// A slot cannot migrate to the node that already owns it.
+    #[error("slot {slot} is already owned by {node}; it cannot migrate to its owner")]
+    SlotAlreadyOwned {
+        /// The slot.
+        slot: u16,
+        /// Its owner, given as the target.
+        node: NodeId,
+    },
+    /// A slot is already migrating to another node.
+    #[error("slot {slot} is already migrating to {to}; abort that migration first")]
+    SlotAlreadyMigrating {
+        /// The slot.
+        slot: u16,
+        /// The target of the migration under way.
+        to: NodeId,
+    },
+    /// A slot migration was completed or aborted on a slot that is not migrating.
+    #[error("slot {slot} is not migrating")]
+    SlotNotMigrating {
+        /// The slot.
+        slot: u16,
+    },
+    /// A node that still owns slots cannot leave a slot table.
+    #[error("node {node} still owns {slots} slots; migrate them away first")]
+    NodeOwnsSlots {
+        /// The node.
+        node: NodeId,
+        /// How many slots it owns.
+        slots: usize,
+    },
+    /// A node that is importing a slot cannot leave a slot table.
+    #[error("node {node} is importing slot {slot}; complete or abort that migration first")]
+    NodeImportingSlot {
+        /// The node.
+        node: NodeId,
+        /// The lowest slot it is importing.
+        slot: u16,
     },
 }
 

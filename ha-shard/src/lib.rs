@@ -85,6 +85,5 @@ pub use shard_map::{
     ShardPlacementConfig, ShardRange,
 };
 pub use slots::{
-    Redirect, SLOT_COUNT, SlotError, SlotMigration, SlotPlacement, SlotRange, SlotTable, hash_tag,
-    key_slot,
+    Redirect, SLOT_COUNT, SlotMigration, SlotPlacement, SlotRange, SlotTable, hash_tag, key_slot,
 };

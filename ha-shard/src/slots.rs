@@ -42,14 +42,12 @@
 //! [Redis Cluster specification]: https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/
 //! [`NodeId`]: ha_core::NodeId
 
-mod error;
 mod key_slot;
 mod migration;
 mod placement;
 mod redirect;
 mod table;
 
-pub use error::SlotError;
 pub use key_slot::{SLOT_COUNT, hash_tag, key_slot};
 pub use migration::SlotMigration;
 pub use placement::SlotPlacement;

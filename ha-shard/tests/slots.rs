@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 
 use ha_core::NodeId;
 use ha_shard::{
-    Redirect, SLOT_COUNT, SlotError, SlotMigration, SlotRange, SlotTable, hash_tag, key_slot,
+    Error, Redirect, SLOT_COUNT, SlotMigration, SlotRange, SlotTable, hash_tag, key_slot,
 };
 use proptest::prelude::*;
 
@@ -219,39 +219,39 @@ fn bad_input_is_a_typed_error_never_a_panic() {
     let mut table = SlotTable::new([(0..=8191, a.clone()), (8192..=16383, b.clone())]).unwrap();
 
     for slot in [SLOT_COUNT, u16::MAX] {
-        assert_eq!(table.owner(slot), Err(SlotError::SlotOutOfRange { slot }));
+        assert_eq!(table.owner(slot), Err(Error::SlotOutOfRange { slot }));
         assert_eq!(
             table.begin_migration(slot, &b),
-            Err(SlotError::SlotOutOfRange { slot })
+            Err(Error::SlotOutOfRange { slot })
         );
         assert_eq!(
             table.complete_migration(slot),
-            Err(SlotError::SlotOutOfRange { slot })
+            Err(Error::SlotOutOfRange { slot })
         );
         assert_eq!(
             table.abort_migration(slot),
-            Err(SlotError::SlotOutOfRange { slot })
+            Err(Error::SlotOutOfRange { slot })
         );
         assert_eq!(table.migration(slot), None);
     }
     assert_eq!(
         table.begin_migration(1, &c),
-        Err(SlotError::UnknownNode { node: c.clone() })
+        Err(Error::UnknownNode(c.clone()))
     );
     assert_eq!(
         table.begin_migration(1, &a),
-        Err(SlotError::AlreadyOwner {
+        Err(Error::SlotAlreadyOwned {
             slot: 1,
             node: a.clone()
         })
     );
     assert_eq!(
         table.complete_migration(1),
-        Err(SlotError::NotMigrating { slot: 1 })
+        Err(Error::SlotNotMigrating { slot: 1 })
     );
     assert_eq!(
         table.abort_migration(1),
-        Err(SlotError::NotMigrating { slot: 1 })
+        Err(Error::SlotNotMigrating { slot: 1 })
     );
 
     table.add_node(c.clone()).unwrap();
@@ -260,53 +260,57 @@ fn bad_input_is_a_typed_error_never_a_panic() {
     assert_eq!(table.begin_migration(1, &c).unwrap().to, c);
     assert_eq!(
         table.begin_migration(1, &b),
-        Err(SlotError::AlreadyMigrating {
+        Err(Error::SlotAlreadyMigrating {
             slot: 1,
             to: c.clone()
         })
     );
     assert_eq!(
         table.remove_node(&c),
-        Err(SlotError::NodeImporting {
+        Err(Error::NodeImportingSlot {
             node: c.clone(),
             slot: 1
         })
     );
     assert_eq!(
         table.remove_node(&a),
-        Err(SlotError::NodeOwnsSlots {
+        Err(Error::NodeOwnsSlots {
             node: a.clone(),
             slots: 8192
         })
     );
     assert_eq!(
         table.remove_node(&id("z")),
-        Err(SlotError::UnknownNode { node: id("z") })
+        Err(Error::UnknownNode(id("z")))
     );
     table.abort_migration(1).unwrap();
     table.remove_node(&c).unwrap();
     table.check_invariants();
 
     let empty: [(RangeInclusive<u16>, NodeId); 0] = [];
-    assert_eq!(SlotTable::new(empty), Err(SlotError::NoNodes));
+    assert_eq!(SlotTable::new(empty), Err(Error::EmptyNodeSet));
     assert_eq!(
         SlotTable::new([(0..=SLOT_COUNT, a.clone())]),
-        Err(SlotError::SlotOutOfRange { slot: SLOT_COUNT })
+        Err(Error::SlotOutOfRange { slot: SLOT_COUNT })
     );
     #[allow(clippy::reversed_empty_ranges)]
     let reversed = 5..=4;
     assert_eq!(
         SlotTable::new([(reversed, a.clone()), (0..=16383, b.clone())]),
-        Err(SlotError::EmptyRange { start: 5, end: 4 })
+        Err(Error::EmptySlotRange { start: 5, end: 4 })
     );
-    assert_eq!(SlotTable::split_evenly([]), Err(SlotError::NoNodes));
+    assert_eq!(SlotTable::split_evenly([]), Err(Error::EmptyNodeSet));
     assert_eq!(
         SlotTable::split_evenly([a.clone(), b.clone(), a.clone()]),
-        Err(SlotError::DuplicateNode { node: a.clone() })
+        Err(Error::DuplicateNode(a.clone()))
     );
     assert_eq!(
         SlotTable::split_evenly((0..=usize::from(SLOT_COUNT)).map(node)),
-        Err(SlotError::TooManyNodes { nodes: 16385 })
+        Err(Error::TooManyNodes {
+            algorithm: "slot table",
+            count: 16385,
+            max: 16384
+        })
     );
 }
 
@@ -314,11 +318,11 @@ fn bad_input_is_a_typed_error_never_a_panic() {
 fn error_messages_name_the_bad_value() {
     let cases = [
         (
-            SlotError::SlotOutOfRange { slot: 16384 },
+            Error::SlotOutOfRange { slot: 16384 },
             "slot 16384 is out of range; slots are 0..=16383",
         ),
         (
-            SlotError::Overlap {
+            Error::SlotOverlap {
                 slot: 7,
                 first: id("a"),
                 second: id("b"),
@@ -326,19 +330,27 @@ fn error_messages_name_the_bad_value() {
             "slot 7 is assigned twice, to a and to b",
         ),
         (
-            SlotError::AlreadyOwner {
+            Error::SlotAlreadyOwned {
                 slot: 3,
                 node: id("a"),
             },
             "slot 3 is already owned by a; it cannot migrate to its owner",
         ),
         (
-            SlotError::NotMigrating { slot: 9 },
+            Error::SlotNotMigrating { slot: 9 },
             "slot 9 is not migrating",
         ),
+        (Error::UnknownNode(id("x")), "node x is not among the nodes"),
         (
-            SlotError::UnknownNode { node: id("x") },
-            "node x is not in the slot table",
+            Error::UncoveredSlot { slot: 101 },
+            "slot 101 has no owner; every slot in 0..=16383 needs one",
+        ),
+        (
+            Error::NodeImportingSlot {
+                slot: 5,
+                node: id("c"),
+            },
+            "node c is importing slot 5; complete or abort that migration first",
         ),
     ];
     for (err, text) in cases {
@@ -579,7 +591,7 @@ proptest! {
         let dropped = pick.index(segments.len());
         let mut gap = segments.clone();
         let (range, _) = gap.remove(dropped);
-        prop_assert_eq!(SlotTable::new(gap), Err(SlotError::Uncovered { slot: *range.start() }));
+        prop_assert_eq!(SlotTable::new(gap), Err(Error::UncoveredSlot { slot: *range.start() }));
 
         // Stretch one segment over the first slot of the next: that slot is covered twice.
         let stretched = pick.index(segments.len() - 1);
@@ -590,7 +602,7 @@ proptest! {
         overlap.reverse();
         prop_assert_eq!(
             SlotTable::new(overlap),
-            Err(SlotError::Overlap { slot: *next.start(), first, second })
+            Err(Error::SlotOverlap { slot: *next.start(), first, second })
         );
     }
 
@@ -729,8 +741,8 @@ struct Model {
 }
 
 impl Model {
-    fn apply(&mut self, op: &Op) -> Result<(), SlotError> {
-        let out_of_range = |slot: u16| SlotError::SlotOutOfRange { slot };
+    fn apply(&mut self, op: &Op) -> Result<(), Error> {
+        let out_of_range = |slot: u16| Error::SlotOutOfRange { slot };
         match *op {
             Op::Begin(slot, to) => {
                 let owner = *self
@@ -738,16 +750,16 @@ impl Model {
                     .get(usize::from(slot))
                     .ok_or(out_of_range(slot))?;
                 if !self.nodes.contains(&to) {
-                    return Err(SlotError::UnknownNode { node: node(to) });
+                    return Err(Error::UnknownNode(node(to)));
                 }
                 if owner == to {
-                    return Err(SlotError::AlreadyOwner {
+                    return Err(Error::SlotAlreadyOwned {
                         slot,
                         node: node(to),
                     });
                 }
                 match self.migrations.get(&slot) {
-                    Some(&m) if m != to => Err(SlotError::AlreadyMigrating { slot, to: node(m) }),
+                    Some(&m) if m != to => Err(Error::SlotAlreadyMigrating { slot, to: node(m) }),
                     _ => {
                         self.migrations.insert(slot, to);
                         Ok(())
@@ -761,7 +773,7 @@ impl Model {
                 let to = self
                     .migrations
                     .remove(&slot)
-                    .ok_or(SlotError::NotMigrating { slot })?;
+                    .ok_or(Error::SlotNotMigrating { slot })?;
                 if matches!(op, Op::Complete(_)) {
                     self.owners[usize::from(slot)] = to;
                 }
@@ -773,17 +785,17 @@ impl Model {
             }
             Op::Remove(n) => {
                 if !self.nodes.contains(&n) {
-                    return Err(SlotError::UnknownNode { node: node(n) });
+                    return Err(Error::UnknownNode(node(n)));
                 }
                 let owned = self.owners.iter().filter(|&&o| o == n).count();
                 if owned > 0 {
-                    return Err(SlotError::NodeOwnsSlots {
+                    return Err(Error::NodeOwnsSlots {
                         node: node(n),
                         slots: owned,
                     });
                 }
                 if let Some((&slot, _)) = self.migrations.iter().find(|&(_, &to)| to == n) {
-                    return Err(SlotError::NodeImporting {
+                    return Err(Error::NodeImportingSlot {
                         node: node(n),
                         slot,
                     });

@@ -2,8 +2,9 @@
 
 use ha_core::NodeId;
 
+use super::SlotTable;
 use super::table::slot_index;
-use super::{SlotError, SlotTable};
+use crate::{Error, Result};
 
 /// A slot being moved: MIGRATING on `from`, its owner, and IMPORTING on `to`.
 ///
@@ -39,18 +40,18 @@ impl SlotTable {
     /// changes nothing and returns it.
     ///
     /// # Errors
-    /// [`SlotError::SlotOutOfRange`] for a slot of 16384 or more; [`SlotError::UnknownNode`] if
+    /// [`Error::SlotOutOfRange`] for a slot of 16384 or more; [`Error::UnknownNode`] if
     /// `to` is not in the table (add it with [`add_node`](Self::add_node) first);
-    /// [`SlotError::AlreadyOwner`] if `to` owns the slot; [`SlotError::AlreadyMigrating`] if the
+    /// [`Error::SlotAlreadyOwned`] if `to` owns the slot; [`Error::SlotAlreadyMigrating`] if the
     /// slot is migrating to another node.
-    pub fn begin_migration(&mut self, slot: u16, to: &NodeId) -> Result<SlotMigration, SlotError> {
+    pub fn begin_migration(&mut self, slot: u16, to: &NodeId) -> Result<SlotMigration> {
         let index = slot_index(slot)?;
         let target = self
             .index_of(to)
-            .ok_or_else(|| SlotError::UnknownNode { node: to.clone() })?;
+            .ok_or_else(|| Error::UnknownNode(to.clone()))?;
         let owner = self.owners[index];
         if owner == target {
-            return Err(SlotError::AlreadyOwner {
+            return Err(Error::SlotAlreadyOwned {
                 slot,
                 node: to.clone(),
             });
@@ -58,7 +59,7 @@ impl SlotTable {
         match self.migrations.get(&slot) {
             Some(&current) if current == target => {}
             Some(&current) => {
-                return Err(SlotError::AlreadyMigrating {
+                return Err(Error::SlotAlreadyMigrating {
                     slot,
                     to: self.node(current).clone(),
                 });
@@ -77,12 +78,12 @@ impl SlotTable {
     /// get `-MOVED` to the new owner everywhere else.
     ///
     /// # Errors
-    /// [`SlotError::SlotOutOfRange`] for a slot of 16384 or more; [`SlotError::NotMigrating`] if
+    /// [`Error::SlotOutOfRange`] for a slot of 16384 or more; [`Error::SlotNotMigrating`] if
     /// the slot is not migrating.
     ///
     /// ```
     /// use ha_core::NodeId;
-    /// use ha_shard::{SlotError, SlotTable};
+    /// use ha_shard::{Error, SlotTable};
     ///
     /// let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
     /// let mut table = SlotTable::new([(0..=8191, a.clone()), (8192..=16383, b.clone())])?;
@@ -91,15 +92,15 @@ impl SlotTable {
     /// table.complete_migration(7)?;
     /// assert_eq!(table.owner(7)?, &b);
     /// assert_eq!(table.slot_counts()[&b], 8193);
-    /// assert_eq!(table.complete_migration(7), Err(SlotError::NotMigrating { slot: 7 }));
+    /// assert_eq!(table.complete_migration(7), Err(Error::SlotNotMigrating { slot: 7 }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn complete_migration(&mut self, slot: u16) -> Result<SlotMigration, SlotError> {
+    pub fn complete_migration(&mut self, slot: u16) -> Result<SlotMigration> {
         let index = slot_index(slot)?;
         let target = self
             .migrations
             .remove(&slot)
-            .ok_or(SlotError::NotMigrating { slot })?;
+            .ok_or(Error::SlotNotMigrating { slot })?;
         let migration = self.migration_of(slot, self.owners[index], target);
         self.owners[index] = target;
         tracing::debug!(slot, from = %migration.from, to = %migration.to, "slot migration completed");
@@ -111,14 +112,14 @@ impl SlotTable {
     /// `redis-cli --cluster fix` does.
     ///
     /// # Errors
-    /// [`SlotError::SlotOutOfRange`] for a slot of 16384 or more; [`SlotError::NotMigrating`] if
+    /// [`Error::SlotOutOfRange`] for a slot of 16384 or more; [`Error::SlotNotMigrating`] if
     /// the slot is not migrating.
-    pub fn abort_migration(&mut self, slot: u16) -> Result<SlotMigration, SlotError> {
+    pub fn abort_migration(&mut self, slot: u16) -> Result<SlotMigration> {
         let index = slot_index(slot)?;
         let target = self
             .migrations
             .remove(&slot)
-            .ok_or(SlotError::NotMigrating { slot })?;
+            .ok_or(Error::SlotNotMigrating { slot })?;
         let migration = self.migration_of(slot, self.owners[index], target);
         tracing::debug!(slot, from = %migration.from, to = %migration.to, "slot migration aborted");
         Ok(migration)

@@ -6,7 +6,8 @@ use std::ops::RangeInclusive;
 
 use ha_core::NodeId;
 
-use super::{SLOT_COUNT, SlotError, key_slot};
+use super::{SLOT_COUNT, key_slot};
+use crate::{Error, Result};
 
 /// The number of slots, as an index bound.
 const SLOTS: usize = SLOT_COUNT as usize;
@@ -95,11 +96,20 @@ pub struct SlotTable {
 }
 
 /// `slot` as an index into the owners, if it is a slot.
-pub(super) fn slot_index(slot: u16) -> Result<usize, SlotError> {
+pub(super) fn slot_index(slot: u16) -> Result<usize> {
     if slot < SLOT_COUNT {
         Ok(usize::from(slot))
     } else {
-        Err(SlotError::SlotOutOfRange { slot })
+        Err(Error::SlotOutOfRange { slot })
+    }
+}
+
+/// The error for a table of `count` nodes, more than there are slots.
+fn too_many_nodes(count: usize) -> Error {
+    Error::TooManyNodes {
+        algorithm: "slot table",
+        count,
+        max: SLOTS,
     }
 }
 
@@ -113,25 +123,25 @@ impl SlotTable {
     /// A table from slot ranges and their owners; the ranges may come in any order.
     ///
     /// # Errors
-    /// [`SlotError::NoNodes`] if there is no range; [`SlotError::EmptyRange`] for a range that
-    /// ends before it starts; [`SlotError::SlotOutOfRange`] for a range that ends at 16384 or
-    /// beyond; [`SlotError::Overlap`] naming the lowest slot two ranges cover;
-    /// [`SlotError::Uncovered`] naming the lowest slot no range covers. They are checked in this
+    /// [`Error::EmptyNodeSet`] if there is no range; [`Error::EmptySlotRange`] for a range that
+    /// ends before it starts; [`Error::SlotOutOfRange`] for a range that ends at 16384 or
+    /// beyond; [`Error::SlotOverlap`] naming the lowest slot two ranges cover;
+    /// [`Error::UncoveredSlot`] naming the lowest slot no range covers. They are checked in this
     /// order.
     ///
     /// ```
     /// use ha_core::NodeId;
-    /// use ha_shard::{SlotError, SlotTable};
+    /// use ha_shard::{Error, SlotTable};
     ///
     /// let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
     /// let table = SlotTable::new([(8192..=16383, b.clone()), (0..=8191, a.clone())])?;
     /// assert_eq!(table.owner(8191)?, &a);
     ///
     /// let overlap = SlotTable::new([(0..=8192, a.clone()), (8192..=16383, b.clone())]);
-    /// assert_eq!(overlap, Err(SlotError::Overlap { slot: 8192, first: a, second: b }));
+    /// assert_eq!(overlap, Err(Error::SlotOverlap { slot: 8192, first: a, second: b }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new<I>(ranges: I) -> Result<SlotTable, SlotError>
+    pub fn new<I>(ranges: I) -> Result<SlotTable>
     where
         I: IntoIterator<Item = (RangeInclusive<u16>, NodeId)>,
     {
@@ -154,8 +164,8 @@ impl SlotTable {
     /// one slot off at some boundaries, where this computes exactly.
     ///
     /// # Errors
-    /// [`SlotError::NoNodes`] for no node, [`SlotError::TooManyNodes`] for more than 16384,
-    /// [`SlotError::DuplicateNode`] for a node listed twice.
+    /// [`Error::EmptyNodeSet`] for no node, [`Error::TooManyNodes`] for more than 16384,
+    /// [`Error::DuplicateNode`] for a node listed twice.
     ///
     /// ```
     /// use ha_core::NodeId;
@@ -167,17 +177,17 @@ impl SlotTable {
     /// assert_eq!(ends, [5460, 10922, 16383]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn split_evenly<I>(nodes: I) -> Result<SlotTable, SlotError>
+    pub fn split_evenly<I>(nodes: I) -> Result<SlotTable>
     where
         I: IntoIterator<Item = NodeId>,
     {
         let nodes: Vec<NodeId> = nodes.into_iter().collect();
         let n = nodes.len();
         if n == 0 {
-            return Err(SlotError::NoNodes);
+            return Err(Error::EmptyNodeSet);
         }
         if n > SLOTS {
-            return Err(SlotError::TooManyNodes { nodes: n });
+            return Err(too_many_nodes(n));
         }
         let mut sorted = nodes.clone();
         sorted.sort();
@@ -185,7 +195,7 @@ impl SlotTable {
             [x, y] if x == y => Some(x.clone()),
             _ => None,
         }) {
-            return Err(SlotError::DuplicateNode { node });
+            return Err(Error::DuplicateNode(node));
         }
         let mut start = 0;
         let ranges = nodes
@@ -212,14 +222,14 @@ impl SlotTable {
     }
 
     /// A table from ranges, validated.
-    fn from_ranges(mut ranges: Vec<SlotRange>) -> Result<SlotTable, SlotError> {
+    fn from_ranges(mut ranges: Vec<SlotRange>) -> Result<SlotTable> {
         if ranges.is_empty() {
-            return Err(SlotError::NoNodes);
+            return Err(Error::EmptyNodeSet);
         }
         ranges.sort_by(|x, y| (x.start, x.end, &x.node).cmp(&(y.start, y.end, &y.node)));
         for range in &ranges {
             if range.start > range.end {
-                return Err(SlotError::EmptyRange {
+                return Err(Error::EmptySlotRange {
                     start: range.start,
                     end: range.end,
                 });
@@ -233,7 +243,7 @@ impl SlotTable {
                 let cell = &mut covered_by[usize::from(slot)];
                 if let Some(first) = *cell {
                     let first = ranges.get(first).map_or(&range.node, |r| &r.node);
-                    return Err(SlotError::Overlap {
+                    return Err(Error::SlotOverlap {
                         slot,
                         first: first.clone(),
                         second: range.node.clone(),
@@ -250,13 +260,13 @@ impl SlotTable {
             .iter()
             .map(|r| index_in(&nodes, &r.node))
             .collect::<Option<Vec<u16>>>()
-            .ok_or(SlotError::TooManyNodes { nodes: nodes.len() })?;
+            .ok_or(too_many_nodes(nodes.len()))?;
         let mut owners = Box::new([0; SLOTS]);
         for (slot, (owner, range)) in owners.iter_mut().zip(&covered_by).enumerate() {
             *owner =
                 range
                     .and_then(|i| range_owner.get(i).copied())
-                    .ok_or(SlotError::Uncovered {
+                    .ok_or(Error::UncoveredSlot {
                         slot: to_slot(slot),
                     })?;
         }
@@ -275,8 +285,8 @@ impl SlotTable {
     /// [`complete_migration`](Self::complete_migration).
     ///
     /// # Errors
-    /// [`SlotError::SlotOutOfRange`] if `slot` is 16384 or more.
-    pub fn owner(&self, slot: u16) -> Result<&NodeId, SlotError> {
+    /// [`Error::SlotOutOfRange`] if `slot` is 16384 or more.
+    pub fn owner(&self, slot: u16) -> Result<&NodeId> {
         Ok(self.node(self.owners[slot_index(slot)?]))
     }
 
@@ -337,7 +347,7 @@ impl SlotTable {
     /// changes nothing, if it was already in the table.
     ///
     /// # Errors
-    /// [`SlotError::TooManyNodes`] if the table already holds 16384 nodes.
+    /// [`Error::TooManyNodes`] if the table already holds 16384 nodes.
     ///
     /// ```
     /// use ha_core::NodeId;
@@ -350,18 +360,14 @@ impl SlotTable {
     /// table.begin_migration(42, &b)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_node(&mut self, node: NodeId) -> Result<bool, SlotError> {
+    pub fn add_node(&mut self, node: NodeId) -> Result<bool> {
         let Err(at) = self.nodes.binary_search(&node) else {
             return Ok(false);
         };
         if self.nodes.len() >= SLOTS {
-            return Err(SlotError::TooManyNodes {
-                nodes: self.nodes.len() + 1,
-            });
+            return Err(too_many_nodes(self.nodes.len() + 1));
         }
-        let at = u16::try_from(at).map_err(|_| SlotError::TooManyNodes {
-            nodes: self.nodes.len() + 1,
-        })?;
+        let at = u16::try_from(at).map_err(|_| too_many_nodes(self.nodes.len() + 1))?;
         self.nodes.insert(usize::from(at), node);
         let shift = |i: &mut u16| {
             if *i >= at {
@@ -378,21 +384,21 @@ impl SlotTable {
     /// was drained).
     ///
     /// # Errors
-    /// [`SlotError::UnknownNode`] if it is not in the table; [`SlotError::NodeOwnsSlots`] if it
-    /// still owns slots; [`SlotError::NodeImporting`] if a slot is migrating to it.
-    pub fn remove_node(&mut self, node: &NodeId) -> Result<(), SlotError> {
+    /// [`Error::UnknownNode`] if it is not in the table; [`Error::NodeOwnsSlots`] if it
+    /// still owns slots; [`Error::NodeImportingSlot`] if a slot is migrating to it.
+    pub fn remove_node(&mut self, node: &NodeId) -> Result<()> {
         let at = self
             .index_of(node)
-            .ok_or_else(|| SlotError::UnknownNode { node: node.clone() })?;
+            .ok_or_else(|| Error::UnknownNode(node.clone()))?;
         let owned = self.owners.iter().filter(|&&owner| owner == at).count();
         if owned > 0 {
-            return Err(SlotError::NodeOwnsSlots {
+            return Err(Error::NodeOwnsSlots {
                 node: node.clone(),
                 slots: owned,
             });
         }
         if let Some((&slot, _)) = self.migrations.iter().find(|&(_, &to)| to == at) {
-            return Err(SlotError::NodeImporting {
+            return Err(Error::NodeImportingSlot {
                 node: node.clone(),
                 slot,
             });
@@ -500,9 +506,9 @@ impl From<SlotTable> for Layout {
 
 #[cfg(feature = "serde")]
 impl TryFrom<Layout> for SlotTable {
-    type Error = SlotError;
+    type Error = Error;
 
-    fn try_from(layout: Layout) -> Result<SlotTable, SlotError> {
+    fn try_from(layout: Layout) -> Result<SlotTable> {
         let mut table = SlotTable::from_ranges(layout.ranges)?;
         for node in layout.nodes {
             table.add_node(node)?;

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
+use std::num::NonZeroU32;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ha::core::NodeId;
@@ -33,11 +34,10 @@ fn rebalance(c: &mut Criterion) {
     let weights =
         |nodes: usize| -> BTreeMap<NodeId, u32> { (0..nodes).map(|i| (node(i), 1)).collect() };
     let planner = Rebalancer::new(RebalanceConfig {
-        max_moves_per_node: 2,
-        max_moves_in_flight: 16,
+        max_moves_per_node: NonZeroU32::new(2).unwrap(),
+        max_moves_in_flight: NonZeroU32::new(16).unwrap(),
         capacity_bytes: BTreeMap::new(),
-    })
-    .unwrap();
+    });
     let cases = [
         ("join", &spread, Target::Weights(weights(NODES + 1))),
         ("drain", &spread, Target::Weights(weights(NODES - 1))),

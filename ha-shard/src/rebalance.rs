@@ -14,20 +14,21 @@ mod target;
 mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU32;
 
 use ha_core::NodeId;
 
 use crate::{Error, MigrationConfig, Result, ShardId, ShardMigration};
 
-/// Settings of a [`Rebalancer`].
+/// Settings of a [`Rebalancer`]. The limits are non-zero types, so every value is valid: a
+/// limit of zero moves, which no plan could meet, cannot be written (nor read back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RebalanceConfig {
-    /// The most moves a node takes part in per wave, as source or destination. At least 1.
-    /// Default 1.
-    pub max_moves_per_node: u32,
-    /// The most moves per wave across the cluster. At least 1. Default 4.
-    pub max_moves_in_flight: u32,
+    /// The most moves a node takes part in per wave, as source or destination. Default 1.
+    pub max_moves_per_node: NonZeroU32,
+    /// The most moves per wave across the cluster. Default 4.
+    pub max_moves_in_flight: NonZeroU32,
     /// Per-node capacity in bytes; a node not listed is unbounded. Default: none.
     pub capacity_bytes: BTreeMap<NodeId, u64>,
 }
@@ -35,32 +36,10 @@ pub struct RebalanceConfig {
 impl Default for RebalanceConfig {
     fn default() -> Self {
         RebalanceConfig {
-            max_moves_per_node: 1,
-            max_moves_in_flight: 4,
+            max_moves_per_node: NonZeroU32::MIN,
+            max_moves_in_flight: NonZeroU32::MIN.saturating_add(3),
             capacity_bytes: BTreeMap::new(),
         }
-    }
-}
-
-impl RebalanceConfig {
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`ha_core::Error::Zero`] (inside [`Error::Core`]) for a zero limit.
-    pub fn validate(&self) -> Result<()> {
-        if self.max_moves_per_node == 0 {
-            return Err(ha_core::Error::Zero {
-                name: "max_moves_per_node",
-            }
-            .into());
-        }
-        if self.max_moves_in_flight == 0 {
-            return Err(ha_core::Error::Zero {
-                name: "max_moves_in_flight",
-            }
-            .into());
-        }
-        Ok(())
     }
 }
 
@@ -261,7 +240,7 @@ impl Plan {
 /// let sizes: BTreeMap<_, _> = (0..4).map(|s| (ShardId(s), 100 * u64::from(s + 1))).collect();
 /// // b joins with the same weight as a: two shards move, one wave at a time per node.
 /// let weights = BTreeMap::from([(a.clone(), 1), (b.clone(), 1)]);
-/// let plan = Rebalancer::new(RebalanceConfig::default())?
+/// let plan = Rebalancer::new(RebalanceConfig::default())
 ///     .plan(&current, &sizes, &Target::Weights(weights))?;
 /// assert_eq!(plan.move_count(), 2);
 /// assert_eq!(plan.waves().len(), 2);
@@ -276,13 +255,10 @@ pub struct Rebalancer {
 }
 
 impl Rebalancer {
-    /// A planner with these settings.
-    ///
-    /// # Errors
-    /// As [`RebalanceConfig::validate`].
-    pub fn new(config: RebalanceConfig) -> Result<Rebalancer> {
-        config.validate()?;
-        Ok(Rebalancer { config })
+    /// A planner with these settings (every [`RebalanceConfig`] is valid).
+    #[must_use]
+    pub fn new(config: RebalanceConfig) -> Rebalancer {
+        Rebalancer { config }
     }
 
     /// The settings.
@@ -397,27 +373,26 @@ mod tests {
         (current, sizes)
     }
 
+    #[cfg(feature = "serde")]
     #[test]
-    fn zero_limits_are_rejected() {
-        for (per_node, in_flight, name) in
-            [(0, 4, "max_moves_per_node"), (1, 0, "max_moves_in_flight")]
-        {
-            let config = RebalanceConfig {
-                max_moves_per_node: per_node,
-                max_moves_in_flight: in_flight,
-                ..RebalanceConfig::default()
-            };
-            assert_eq!(
-                Rebalancer::new(config).unwrap_err(),
-                Error::Core(ha_core::Error::Zero { name })
+    fn zero_limits_cannot_be_read_back() {
+        let json = serde_json::to_value(RebalanceConfig::default()).unwrap();
+        for limit in ["max_moves_per_node", "max_moves_in_flight"] {
+            let mut zero = json.clone();
+            zero[limit] = 0.into();
+            assert!(
+                serde_json::from_value::<RebalanceConfig>(zero).is_err(),
+                "{limit}"
             );
         }
+        let back: RebalanceConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, RebalanceConfig::default());
     }
 
     #[test]
     fn empty_node_sets_are_rejected() {
         let (current, sizes) = two_shards_on_a();
-        let planner = Rebalancer::new(RebalanceConfig::default()).unwrap();
+        let planner = Rebalancer::new(RebalanceConfig::default());
         let weights = Target::Weights(BTreeMap::new());
         assert_eq!(
             planner.plan(&current, &sizes, &weights).unwrap_err(),
@@ -443,7 +418,7 @@ mod tests {
     #[test]
     fn unknown_nodes_are_rejected() {
         let (current, sizes) = two_shards_on_a();
-        let planner = Rebalancer::new(RebalanceConfig::default()).unwrap();
+        let planner = Rebalancer::new(RebalanceConfig::default());
         let skew = Target::Skew {
             nodes: BTreeSet::from([id("b"), id("c")]),
             max_skew: 1.5,
@@ -456,7 +431,7 @@ mod tests {
             capacity_bytes: BTreeMap::from([(id("typo"), 100)]),
             ..RebalanceConfig::default()
         };
-        let planner = Rebalancer::new(config).unwrap();
+        let planner = Rebalancer::new(config);
         let target = Target::Weights(BTreeMap::from([(id("a"), 1), (id("b"), 1)]));
         assert_eq!(
             planner.plan(&current, &sizes, &target).unwrap_err(),
@@ -467,7 +442,7 @@ mod tests {
     #[test]
     fn bad_skew_bounds_are_rejected() {
         let (current, sizes) = two_shards_on_a();
-        let planner = Rebalancer::new(RebalanceConfig::default()).unwrap();
+        let planner = Rebalancer::new(RebalanceConfig::default());
         for bad in [f64::NAN, f64::INFINITY, 0.99, 0.0, -1.0] {
             let skew = Target::Skew {
                 nodes: BTreeSet::from([id("a"), id("b")]),
@@ -488,7 +463,7 @@ mod tests {
     #[test]
     fn shard_sets_must_agree() {
         let (current, mut sizes) = two_shards_on_a();
-        let planner = Rebalancer::new(RebalanceConfig::default()).unwrap();
+        let planner = Rebalancer::new(RebalanceConfig::default());
         let stay = Target::Assignment(current.clone());
         sizes.insert(ShardId(9), 1);
         assert_eq!(
@@ -531,7 +506,6 @@ mod tests {
             (ShardId(2), id("a")),
         ]));
         let err = Rebalancer::new(config)
-            .unwrap()
             .plan(&current, &sizes, &swap)
             .unwrap_err();
         assert!(matches!(
@@ -557,7 +531,6 @@ mod tests {
         ]));
         assert_eq!(
             Rebalancer::new(config)
-                .unwrap()
                 .plan(&current, &sizes, &all_to_b)
                 .unwrap_err(),
             Error::CapacityExceeded {
@@ -576,7 +549,7 @@ mod tests {
         let sizes = BTreeMap::from([(ShardId(1), 10), (ShardId(3), 10)]);
         let config = RebalanceConfig {
             capacity_bytes: BTreeMap::from([(id("c"), 10)]),
-            max_moves_per_node: 4,
+            max_moves_per_node: NonZeroU32::new(4).unwrap(),
             ..RebalanceConfig::default()
         };
         let target = Target::Assignment(BTreeMap::from([
@@ -584,7 +557,6 @@ mod tests {
             (ShardId(3), id("b")),
         ]));
         let plan = Rebalancer::new(config)
-            .unwrap()
             .plan(&current, &sizes, &target)
             .unwrap();
         let waves: Vec<Vec<ShardId>> = plan
@@ -600,7 +572,6 @@ mod tests {
         let (current, sizes) = two_shards_on_a();
         let target = Target::Weights(BTreeMap::from([(id("a"), 1), (id("b"), 1)]));
         let plan = Rebalancer::new(RebalanceConfig::default())
-            .unwrap()
             .plan(&current, &sizes, &target)
             .unwrap();
         let m = plan.moves().next().unwrap();
@@ -625,7 +596,6 @@ mod tests {
         let (current, sizes) = two_shards_on_a();
         let target = Target::Weights(BTreeMap::from([(id("a"), 1), (id("b"), 1)]));
         let plan = Rebalancer::new(RebalanceConfig::default())
-            .unwrap()
             .plan(&current, &sizes, &target)
             .unwrap();
         let json = serde_json::to_value(&plan).unwrap();

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use ha_core::{NodeId, SlidingWindowConfig};
@@ -41,8 +42,8 @@ fn weights(max_nodes: usize) -> impl Strategy<Value = BTreeMap<NodeId, u32>> {
 
 fn config() -> impl Strategy<Value = RebalanceConfig> {
     (1u32..4, 1u32..6).prop_map(|(per_node, in_flight)| RebalanceConfig {
-        max_moves_per_node: per_node,
-        max_moves_in_flight: in_flight,
+        max_moves_per_node: NonZeroU32::new(per_node).unwrap(),
+        max_moves_in_flight: NonZeroU32::new(in_flight).unwrap(),
         capacity_bytes: BTreeMap::new(),
     })
 }
@@ -127,7 +128,7 @@ proptest! {
         max_skew in 1.0f64..3.0,
         config in config(),
     ) {
-        let planner = Rebalancer::new(config).unwrap();
+        let planner = Rebalancer::new(config);
         let target: BTreeMap<_, _> = c.current.keys().zip(&explicit).map(|(s, &n)| (*s, node(n))).collect();
         let plan = planner.plan(&c.current, &c.sizes, &Target::Assignment(target.clone())).unwrap();
         prop_assert_eq!(&apply(&plan, &c.current), &target);
@@ -151,7 +152,7 @@ proptest! {
         w in weights(8),
         config in config(),
     ) {
-        let planner = Rebalancer::new(config).unwrap();
+        let planner = Rebalancer::new(config);
         let target: BTreeMap<_, _> = c.current.keys().zip(&explicit).map(|(s, &n)| (*s, node(n))).collect();
         let plan = planner.plan(&c.current, &c.sizes, &Target::Assignment(target.clone())).unwrap();
         let moved: BTreeSet<_> = plan.moves().map(|m| m.shard).collect();
@@ -180,8 +181,8 @@ proptest! {
         explicit in prop::collection::vec(0usize..8, 40),
         config in config(),
     ) {
-        let (per_node, in_flight) = (config.max_moves_per_node as usize, config.max_moves_in_flight as usize);
-        let planner = Rebalancer::new(config).unwrap();
+        let (per_node, in_flight) = (config.max_moves_per_node.get() as usize, config.max_moves_in_flight.get() as usize);
+        let planner = Rebalancer::new(config);
         let target: BTreeMap<_, _> = c.current.keys().zip(&explicit).map(|(s, &n)| (*s, node(n))).collect();
         let plan = planner.plan(&c.current, &c.sizes, &Target::Assignment(target)).unwrap();
         for wave in plan.waves() {
@@ -216,7 +217,7 @@ proptest! {
             })
             .collect();
         let config = RebalanceConfig { capacity_bytes: capacity.clone(), ..config };
-        let planner = Rebalancer::new(config.clone()).unwrap();
+        let planner = Rebalancer::new(config.clone());
         match planner.plan(&c.current, &c.sizes, &Target::Assignment(target.clone())) {
             Ok(plan) => {
                 let mut held = initial.clone();
@@ -244,7 +245,7 @@ proptest! {
             capacity_bytes: known.iter().map(|n| (n.clone(), total)).collect(),
             ..config
         };
-        prop_assert!(Rebalancer::new(roomy).unwrap().plan(&c.current, &c.sizes, &Target::Assignment(target)).is_ok());
+        prop_assert!(Rebalancer::new(roomy).plan(&c.current, &c.sizes, &Target::Assignment(target)).is_ok());
     }
 
     #[test]
@@ -255,7 +256,7 @@ proptest! {
         max_skew in 1.0f64..3.0,
         config in config(),
     ) {
-        let planner = Rebalancer::new(config).unwrap();
+        let planner = Rebalancer::new(config);
         let nodes: BTreeSet<_> = (0..5 + extra_nodes).map(node).collect();
 
         // Equal sizes: the bound is reachable whenever it allows the best spread, ⌈n/m⌉ shards on

@@ -67,8 +67,8 @@ pub(super) fn schedule(
         }
     }
 
-    let per_node = config.max_moves_per_node as usize;
-    let in_flight = config.max_moves_in_flight as usize;
+    let per_node = config.max_moves_per_node.get() as usize;
+    let in_flight = config.max_moves_in_flight.get() as usize;
     // The pending moves as a linked list in size order, so taking one is O(1).
     let mut next: Vec<usize> = (1..=moves.len()).collect();
     if let Some(last) = next.last_mut() {

@@ -124,9 +124,29 @@ impl HotSpots {
     /// measured elsewhere.
     ///
     /// # Errors
-    /// As [`LoadConfig::validate`] for `hot_factor`.
+    /// As [`LoadConfig::validate`] for `hot_factor`; [`ha_core::Error::NotFinite`] or
+    /// [`ha_core::Error::OutOfRange`] (inside [`Error::Core`](crate::Error::Core)) for a load
+    /// that is not a finite number of at least 0 — a NaN would otherwise make the mean NaN and
+    /// hide every hot shard.
     pub fn classify(loads: &BTreeMap<ShardId, f64>, hot_factor: f64) -> Result<HotSpots> {
         validate_hot_factor(hot_factor)?;
+        for &load in loads.values() {
+            if !load.is_finite() {
+                return Err(ha_core::Error::NotFinite {
+                    name: "shard load",
+                    value: load,
+                }
+                .into());
+            }
+            if load < 0.0 {
+                return Err(ha_core::Error::OutOfRange {
+                    name: "shard load",
+                    value: load,
+                    range: "[0, ∞)",
+                }
+                .into());
+            }
+        }
         Ok(classify(loads, hot_factor))
     }
 }
@@ -309,6 +329,31 @@ mod tests {
                 "{bad}"
             );
             assert!(HotSpots::classify(&BTreeMap::new(), bad).is_err());
+        }
+    }
+
+    /// Regression: one NaN load made the mean NaN, and `classify` answered "nothing hot" for
+    /// a set with a shard 100× the others; a negative load skewed the mean the same way.
+    #[test]
+    fn loads_that_are_not_finite_and_non_negative_are_refused() {
+        let mut loads: BTreeMap<ShardId, f64> = (0..9).map(|s| (ShardId(s), 1.0)).collect();
+        loads.insert(ShardId(9), 100.0);
+        assert_eq!(
+            HotSpots::classify(&loads, 2.0).unwrap().hot[0].shard,
+            ShardId(9)
+        );
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+            let mut with_bad = loads.clone();
+            with_bad.insert(ShardId(10), bad);
+            assert!(
+                matches!(
+                    HotSpots::classify(&with_bad, 2.0),
+                    Err(Error::Core(
+                        ha_core::Error::NotFinite { .. } | ha_core::Error::OutOfRange { .. }
+                    ))
+                ),
+                "{bad}"
+            );
         }
     }
 

@@ -15,7 +15,7 @@ use crate::{Error, Placement, Result, key_hash};
 pub use ketama::KetamaName;
 
 /// The most points a ring holds, over all its nodes: 2²⁴, about 270 MB of ring.
-const MAX_POINTS: u64 = 1 << 24;
+pub(crate) const MAX_POINTS: u64 = 1 << 24;
 
 /// The settings of a native [`HashRing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

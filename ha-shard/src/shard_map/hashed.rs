@@ -144,9 +144,13 @@ impl HashShards {
     ///
     /// # Errors
     /// [`Error::NoShards`] if `count` is 0; the rule's own errors for its settings (a Maglev
-    /// table that is not a prime at least `count`, a ring of more than 2²⁴ points).
+    /// table that is not a prime at least `count`, a ring of more than 2²⁴ points);
+    /// [`Error::TooManyNodes`] for a rendezvous rule over more than 2²⁰ shards (each is scored
+    /// on every lookup). The sizes are checked before anything is built, so a count read from
+    /// untrusted input cannot make it allocate a node per shard first.
     pub fn with_hashing(count: u32, hashing: ShardHashing) -> Result<HashShards> {
         let count = NonZeroU32::new(count).ok_or(Error::NoShards)?;
+        check_fits(count, hashing)?;
         let nodes = || -> Result<Vec<Node>> {
             (0..count.get())
                 .map(|i| Ok(Node::new(NodeId::new(i.to_string())?, "")))
@@ -202,6 +206,46 @@ impl HashShards {
     /// Every shard, in order.
     pub fn shards(&self) -> impl Iterator<Item = ShardId> + '_ {
         (0..self.count.get()).map(ShardId)
+    }
+}
+
+/// The most shards a [`ShardHashing::Rendezvous`] rule places keys over.
+const MAX_RENDEZVOUS_SHARDS: u32 = 1 << 20;
+
+/// Refuses a shard count the rule's placement would refuse, before its nodes are built.
+fn check_fits(count: NonZeroU32, hashing: ShardHashing) -> Result<()> {
+    let too_many = |algorithm, max: usize| Error::TooManyNodes {
+        algorithm,
+        count: count.get() as usize,
+        max,
+    };
+    match hashing {
+        ShardHashing::Jump => Ok(()),
+        ShardHashing::Rendezvous if count.get() > MAX_RENDEZVOUS_SHARDS => Err(too_many(
+            "rendezvous hash shards",
+            MAX_RENDEZVOUS_SHARDS as usize,
+        )),
+        ShardHashing::Rendezvous => Ok(()),
+        ShardHashing::Maglev(config) => {
+            config.validate()?;
+            if count.get() > config.table_size {
+                return Err(too_many("maglev", config.table_size as usize));
+            }
+            Ok(())
+        }
+        ShardHashing::Ring(config) => {
+            config.validate()?;
+            let points = u64::from(count.get()) * u64::from(config.points_per_weight);
+            if points > crate::ring::MAX_POINTS {
+                return Err(ha_core::Error::TooLarge {
+                    name: "ring points",
+                    value: points,
+                    max: crate::ring::MAX_POINTS,
+                }
+                .into());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -270,6 +314,59 @@ mod tests {
             points_per_weight: 0,
         });
         assert!(HashShards::with_hashing(8, no_points).is_err());
+    }
+
+    /// Regression: a huge count read back with a table-based rule built a node per shard (four
+    /// billion of them) before the rule's own size check refused it, exhausting memory. Now it
+    /// is refused up front, with the error the placement itself gives.
+    #[test]
+    fn a_huge_count_is_refused_before_anything_is_built() {
+        let ring = ShardHashing::Ring(RingConfig::default());
+        assert_eq!(
+            HashShards::with_hashing(u32::MAX, ring).unwrap_err(),
+            Error::Core(ha_core::Error::TooLarge {
+                name: "ring points",
+                value: u64::from(u32::MAX) * 1500,
+                max: 1 << 24,
+            })
+        );
+        let maglev = ShardHashing::Maglev(MaglevConfig::default());
+        assert_eq!(
+            HashShards::with_hashing(u32::MAX, maglev).unwrap_err(),
+            Error::TooManyNodes {
+                algorithm: "maglev",
+                count: u32::MAX as usize,
+                max: 65_537
+            }
+        );
+        assert!(matches!(
+            HashShards::with_hashing(u32::MAX, ShardHashing::Rendezvous),
+            Err(Error::TooManyNodes { max: 1_048_576, .. })
+        ));
+        // The limits are those of the placements: one more shard than fits is refused by both.
+        let small_ring = RingConfig {
+            points_per_weight: 100,
+        };
+        let nodes = |n: u32| -> Vec<Node> {
+            (0..n)
+                .map(|i| Node::new(NodeId::new(i.to_string()).unwrap(), ""))
+                .collect()
+        };
+        let over = (1 << 24) / 100 + 1;
+        assert_eq!(
+            HashShards::with_hashing(over, ShardHashing::Ring(small_ring)).unwrap_err(),
+            HashRing::new(nodes(over), small_ring).unwrap_err()
+        );
+        let table = MaglevConfig { table_size: 7 };
+        assert_eq!(
+            HashShards::with_hashing(8, ShardHashing::Maglev(table)).unwrap_err(),
+            Maglev::new(nodes(8), table).unwrap_err()
+        );
+        #[cfg(feature = "serde")]
+        {
+            let json = r#"{"count":4294967295,"hashing":{"maglev":{"table_size":65537}}}"#;
+            assert!(serde_json::from_str::<HashShards>(json).is_err());
+        }
     }
 
     #[cfg(feature = "serde")]

@@ -217,10 +217,12 @@ impl HashRing {
         validate_nodes(&nodes)?;
         config.validate()?;
         let per_weight = u64::from(config.points_per_weight);
+        // Each product is below 2⁵⁶ (a u32 weight times at most 2²⁴ points); their sum saturates,
+        // since 256 such nodes would overflow a u64.
         let total: u64 = nodes
             .iter()
             .map(|n| u64::from(n.weight.get()) * per_weight)
-            .sum();
+            .fold(0, u64::saturating_add);
         if total > MAX_POINTS {
             return Err(ha_core::Error::TooLarge {
                 name: "ring points",
@@ -639,6 +641,27 @@ mod tests {
             Error::EmptyNodeSet
         );
         assert!(RingConfig::default().validate().is_ok());
+    }
+
+    /// Regression: the ring's point total was a plain sum, which overflows a u64 from 256 nodes
+    /// of the largest weight at 2²⁴ points a weight — a panic in debug builds, and in release a
+    /// wrapped total that passed the limit check before building the points.
+    #[test]
+    fn a_point_total_past_u64_is_refused_not_overflowed() {
+        let nodes: Vec<Node> = (0..300)
+            .map(|i| weighted(&format!("n{i}"), u32::MAX))
+            .collect();
+        let config = RingConfig {
+            points_per_weight: 1 << 24,
+        };
+        assert_eq!(
+            HashRing::new(nodes, config).unwrap_err(),
+            Error::Core(ha_core::Error::TooLarge {
+                name: "ring points",
+                value: u64::MAX,
+                max: 1 << 24,
+            })
+        );
     }
 
     #[test]

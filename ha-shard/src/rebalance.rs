@@ -5,10 +5,9 @@
 //! one after the other. The approach is that of Kafka's `kafka-reassign-partitions` and
 //! Cruise Control (compute the target, diff it against the present, throttle the moves) with
 //! CockroachDB's rule of never overfilling a store; it differs in planning whole-shard moves
-//! only (no replica sets) and in counting capacity conservatively, as below.
-
+//! only (no replica sets) and in counting capacity conservatively.
 //!
-//! The rules are documented on [`Rebalancer`].
+//! The rules — targets, waves and capacity — are documented on [`Rebalancer`].
 
 mod target;
 mod waves;

@@ -213,7 +213,7 @@ fn check_slot_table(table: &SlotTable) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn arbitrary_bytes_never_panic_any_deserializer(bytes in prop::collection::vec(any::<u8>(), 0..256)) {

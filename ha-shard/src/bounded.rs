@@ -97,8 +97,10 @@ pub struct KeyMove {
 ///
 /// **Memory** grows with live assignments only: per assignment, one hash-map entry (hash → node)
 /// and one B-tree entry in the node's set, about 40 bytes with the maps' overhead, plus 24 bytes
-/// a node. Assign and release cost a preference walk (stopping at the first node with room)
-/// and `O(log m)` map work; a release that moves keys scans the nodes once per move.
+/// a node. An assign costs a preference walk (stopping at the first node with room) and
+/// `O(log m)` map work. A release costs `O(log m)` map work and a scan of every node for one over
+/// its lowered bound — `O(n)` even when nothing moves, so releases dominate at thousands of nodes
+/// — plus a preference walk and another scan for each assignment it moves.
 ///
 /// A membership change needs a new placement and so a new `BoundedLoads`, into which the caller
 /// re-assigns its live keys.

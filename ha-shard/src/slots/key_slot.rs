@@ -7,7 +7,7 @@ pub const SLOT_COUNT: u16 = 16384;
 
 /// CRC-16/XMODEM, the checksum the Redis Cluster specification names (poly 0x1021, init 0, no
 /// reflection, no final xor; check value 0x31C3).
-const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_XMODEM);
+static CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_XMODEM);
 
 /// The hash slot of `key`: CRC-16/XMODEM of the key, or of its hash tag if it has one, modulo
 /// 16384. The result equals Redis' `CLUSTER KEYSLOT key` and is always below [`SLOT_COUNT`].

@@ -112,8 +112,8 @@ pub use tolerance::Tolerance;
 pub use accuracy::{seasonal_naive, smape};
 pub use bottleneck::{Bottleneck, rank_bottlenecks};
 pub use capacity_mix::{
-    CapacityMix, HOURS_PER_MONTH, InstanceKind, InstanceType, KindPlan, MAX_INSTANCES_PER_TYPE,
-    MAX_SEARCH_NODES, MixConfig, MixPlan, PlanLine, plan_capacity_mix,
+    CapacityMix, HOURS_PER_MONTH, InstanceKind, InstanceType, KindPlan, MAX_INSTANCE_TYPES,
+    MAX_INSTANCES_PER_TYPE, MAX_SEARCH_NODES, MixConfig, MixPlan, PlanLine, plan_capacity_mix,
 };
 pub use capacity_resource::CapacityResource;
 pub use cost::{CostProjection, MonthCost, Price, PriceModel, ResourceCost, project_cost};

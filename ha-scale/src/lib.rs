@@ -62,10 +62,12 @@ mod capacity_resource;
 mod condition;
 mod cost;
 mod error;
+mod executor;
 mod forecast;
 mod holt;
 mod holt_winters;
 mod interval;
+mod lifecycle;
 mod linear;
 pub mod metric;
 mod model;
@@ -73,7 +75,10 @@ mod model_selection;
 mod optimizer;
 mod pod;
 mod predictive;
+#[cfg(feature = "provider")]
+mod provider;
 mod queue_target;
+mod recovery;
 mod replay;
 pub mod replica_calculator;
 mod resource_forecast;
@@ -131,3 +136,17 @@ pub use resource_forecast::{
     forecast_resource, forecast_resources,
 };
 pub use series::TimeSeries;
+
+pub use executor::{
+    Action, ActionResult, Budget, Executor, ExecutorConfig, HistoryEntry, HistoryEvent,
+    InstanceRef, Strategy,
+};
+pub use lifecycle::{
+    Cause, FailureCause, InstanceState, Lifecycle, LifecycleAction, LifecycleConfig, Transition,
+};
+#[cfg(feature = "provider")]
+pub use provider::{InstanceProvider, execute};
+pub use recovery::{
+    ConsistencyCheck, Recovery, RecoveryAction, RecoveryConfig, RecoveryFailure, RecoveryOutcome,
+    RecoveryReport, RecoveryStep, RestorePoint, RestoreSource, StepTiming,
+};

@@ -10,7 +10,7 @@
 //! [`Executor::poll_timeout`]. With the `provider` feature, an async
 //! [`InstanceProvider`](crate::InstanceProvider) runs the actions.
 //!
-//! **Pace.** [`Strategy::Rolling`] follows a Deployment's rolling update: with `D` desired
+//! **Pace.** [`RolloutStrategy::Rolling`] follows a Deployment's rolling update: with `D` desired
 //! replicas, at most `D + max_surge` instances exist (every instance not yet gone counts,
 //! draining, terminating and failed ones too, so a quota is never exceeded), and the executor
 //! never takes an available instance out of service when that would leave fewer than
@@ -18,7 +18,7 @@
 //! budget is a count or a percentage of `D`; as Kubernetes rounds, the surge rounds up and the
 //! unavailable count down, and when both come to zero the unavailable count is 1
 //! (`ResolveFenceposts`). Scaling up creates every missing instance the surge allows at once;
-//! [`Strategy::OneAtATime`] changes one instance at a time and waits until it serves (or is
+//! [`RolloutStrategy::OneAtATime`] changes one instance at a time and waits until it serves (or is
 //! gone) before the next.
 //!
 //! **Victims.** A scale down (or a rollout) retires instances in this order, first to last:
@@ -110,7 +110,7 @@ impl Budget {
     derive(serde::Serialize, serde::Deserialize),
     serde(rename_all = "snake_case")
 )]
-pub enum Strategy {
+pub enum RolloutStrategy {
     /// One instance at a time: nothing new starts while an instance is being created, made
     /// ready, registered, drained or destroyed. Budgets: surge 1, unavailable 0.
     OneAtATime,
@@ -124,24 +124,24 @@ pub enum Strategy {
     },
 }
 
-impl Default for Strategy {
+impl Default for RolloutStrategy {
     /// Kubernetes' default: 25% surge, 25% unavailable.
     fn default() -> Self {
-        Strategy::Rolling {
+        RolloutStrategy::Rolling {
             max_surge: Budget::Percent(25),
             max_unavailable: Budget::Percent(25),
         }
     }
 }
 
-impl Strategy {
+impl RolloutStrategy {
     /// Checks the budgets.
     ///
     /// # Errors
     /// [`Error::ZeroRolloutBudget`] when both are zero; [`ha_core::Error::OutOfRange`] for a
     /// max unavailable above 100%.
     pub fn validate(&self) -> Result<()> {
-        if let Strategy::Rolling {
+        if let RolloutStrategy::Rolling {
             max_surge,
             max_unavailable,
         } = *self
@@ -166,19 +166,19 @@ impl Strategy {
     /// The surge and unavailable counts for `desired` replicas.
     ///
     /// ```
-    /// use ha_scale::{Budget, Strategy};
+    /// use ha_scale::{Budget, RolloutStrategy};
     ///
-    /// assert_eq!(Strategy::default().budgets(10), (3, 2));
+    /// assert_eq!(RolloutStrategy::default().budgets(10), (3, 2));
     /// // Both round to zero at 3 replicas: Kubernetes then allows one unavailable.
-    /// let small = Strategy::Rolling { max_surge: Budget::Count(0), max_unavailable: Budget::Percent(10) };
+    /// let small = RolloutStrategy::Rolling { max_surge: Budget::Count(0), max_unavailable: Budget::Percent(10) };
     /// assert_eq!(small.budgets(3), (0, 1));
-    /// assert_eq!(Strategy::OneAtATime.budgets(10), (1, 0));
+    /// assert_eq!(RolloutStrategy::OneAtATime.budgets(10), (1, 0));
     /// ```
     #[must_use]
     pub fn budgets(&self, desired: u32) -> (u32, u32) {
         match *self {
-            Strategy::OneAtATime => (1, 0),
-            Strategy::Rolling {
+            RolloutStrategy::OneAtATime => (1, 0),
+            RolloutStrategy::Rolling {
                 max_surge,
                 max_unavailable,
             } => {
@@ -199,7 +199,7 @@ impl Strategy {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExecutorConfig {
     /// The pace. Default: rolling, 25% surge, 25% unavailable.
-    pub strategy: Strategy,
+    pub strategy: RolloutStrategy,
     /// Each instance's timeouts and health checks. Default: [`LifecycleConfig::default`].
     pub lifecycle: LifecycleConfig,
     /// The prefix of the instance ids the executor mints (`instance-1`, `instance-2`...).
@@ -214,7 +214,7 @@ pub struct ExecutorConfig {
 impl Default for ExecutorConfig {
     fn default() -> Self {
         ExecutorConfig {
-            strategy: Strategy::default(),
+            strategy: RolloutStrategy::default(),
             lifecycle: LifecycleConfig::default(),
             name_prefix: "instance".into(),
             history_limit: 1000,
@@ -227,7 +227,7 @@ impl ExecutorConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// What [`Strategy::validate`] and [`LifecycleConfig::validate`] reject;
+    /// What [`RolloutStrategy::validate`] and [`LifecycleConfig::validate`] reject;
     /// [`ha_core::Error::Empty`] for an empty name prefix; [`ha_core::Error::Zero`] for a zero
     /// history limit or max desired.
     pub fn validate(&self) -> Result<()> {
@@ -775,7 +775,8 @@ impl Executor {
     /// The requests in flight on the instance; zero ends its drain.
     ///
     /// # Errors
-    /// [`Error::UnknownInstance`], [`ha_core::Error::OutOfOrder`].
+    /// [`Error::UnknownInstance`], [`Error::InstanceEventRefused`] for work in flight on a
+    /// requested or starting instance, [`ha_core::Error::OutOfOrder`].
     pub fn on_in_flight(&mut self, id: &str, in_flight: u32, now: Instant) -> Result<()> {
         self.event(id, now, |life| life.on_in_flight(in_flight, now))
     }
@@ -1021,7 +1022,7 @@ impl Executor {
         let d = self.desired;
         let (surge, unavailable) = self.budgets();
         let min_available = d.saturating_sub(unavailable);
-        let one_at_a_time = self.config.strategy == Strategy::OneAtATime;
+        let one_at_a_time = self.config.strategy == RolloutStrategy::OneAtATime;
         let mut available = self.available_replicas();
         let mut transitional = count(
             self.instances

@@ -139,7 +139,7 @@ pub use series::TimeSeries;
 
 pub use executor::{
     Action, ActionResult, Budget, Executor, ExecutorConfig, HistoryEntry, HistoryEvent,
-    InstanceRef, Strategy,
+    InstanceRef, RolloutStrategy,
 };
 pub use lifecycle::{
     Cause, FailureCause, InstanceState, Lifecycle, LifecycleAction, LifecycleConfig, Transition,

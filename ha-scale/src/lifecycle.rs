@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | [`Requested`](InstanceState::Requested) | the provider confirms the create | starting | — | [`create_timeout`](LifecycleConfig::create_timeout) (2 min) → failed |
 //! | [`Starting`](InstanceState::Starting) | health checks pass ([`healthy_threshold`](ha_core::HealthCheckConfig::healthy_threshold) in a row, 2) | ready | `Register` | [`ready_timeout`](LifecycleConfig::ready_timeout) (5 min) → failed |
-//! | [`Ready`](InstanceState::Ready) | the balancer confirms the registration | serving | — | [`register_timeout`](LifecycleConfig::register_timeout) (30 s) → failed |
+//! | [`Ready`](InstanceState::Ready) | the balancer confirms the registration | serving | — | [`register_timeout`](LifecycleConfig::register_timeout) (30 s) → failed (draining first if work reached it) |
 //! | [`Serving`](InstanceState::Serving) | retired, or unhealthy too long | draining | `Drain` | unhealthy for [`unhealthy_timeout`](LifecycleConfig::unhealthy_timeout) (5 min) → draining, to be replaced |
 //! | [`Draining`](InstanceState::Draining) | no request left in flight | terminating | `Deregister`, `Destroy` | [`drain_timeout`](LifecycleConfig::drain_timeout) (300 s) → terminating, the rest abandoned |
 //! | [`Terminating`](InstanceState::Terminating) | the provider confirms the destroy | gone | — | [`destroy_timeout`](LifecycleConfig::destroy_timeout) (2 min) → `Destroy` again |
@@ -543,7 +543,8 @@ impl Lifecycle {
         Ok(self.go(InstanceState::Serving, Cause::Registered, vec![], now))
     }
 
-    /// The balancer refused the registration.
+    /// The balancer refused the registration: the instance fails (drained first if work
+    /// reached it anyway).
     ///
     /// # Errors
     /// [`Error::InstanceEventRefused`](crate::Error::InstanceEventRefused) unless ready.
@@ -553,15 +554,24 @@ impl Lifecycle {
         now: Instant,
     ) -> Result<Transition> {
         self.expect("register failed", InstanceState::Ready)?;
-        Ok(self.fail(FailureCause::RegisterFailed(why.into()), now))
+        Ok(self.fail_or_drain(FailureCause::RegisterFailed(why.into()), now))
     }
 
     /// The requests in flight on the instance, as the balancer counts them. Draining, zero
     /// ends the drain ([`DrainEnd::Idle`]): `Deregister`, then `Destroy`.
     ///
     /// # Errors
-    /// None today; the `Result` keeps room for checks.
+    /// [`Error::InstanceEventRefused`](crate::Error::InstanceEventRefused) for work in flight
+    /// on an instance the balancer cannot know yet (requested or starting).
     pub fn on_in_flight(&mut self, in_flight: u32, now: Instant) -> Result<Option<Transition>> {
+        if in_flight > 0
+            && matches!(
+                self.state,
+                InstanceState::Requested | InstanceState::Starting
+            )
+        {
+            return Err(self.refuse("work in flight"));
+        }
         self.in_flight = in_flight;
         if self.state == InstanceState::Draining && in_flight == 0 {
             return Ok(Some(self.end_drain(DrainEnd::Idle, now)));
@@ -664,7 +674,7 @@ impl Lifecycle {
         Some(match self.state {
             InstanceState::Requested => self.fail(FailureCause::CreateTimedOut, now),
             InstanceState::Starting => self.fail(FailureCause::NotReadyInTime, now),
-            InstanceState::Ready => self.fail(FailureCause::RegisterTimedOut, now),
+            InstanceState::Ready => self.fail_or_drain(FailureCause::RegisterTimedOut, now),
             InstanceState::Serving => {
                 self.failure = Some(FailureCause::UnhealthyTooLong);
                 self.go(
@@ -737,6 +747,21 @@ impl Lifecycle {
         self.destroy_asked = Some(now);
         self.destroy_attempts = self.destroy_attempts.saturating_add(1);
         self.go(InstanceState::Terminating, cause, actions, now)
+    }
+
+    /// Fails a ready instance, unless work reached it anyway (the registration went through
+    /// unconfirmed): then it is drained first, the failure noted, so no work is cut off.
+    fn fail_or_drain(&mut self, cause: FailureCause, now: Instant) -> Transition {
+        if self.in_flight > 0 {
+            self.failure = Some(cause.clone());
+            return self.go(
+                InstanceState::Draining,
+                Cause::Failed(cause),
+                vec![LifecycleAction::Drain],
+                now,
+            );
+        }
+        self.fail(cause, now)
     }
 
     fn fail(&mut self, cause: FailureCause, now: Instant) -> Transition {

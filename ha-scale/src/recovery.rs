@@ -295,7 +295,8 @@ pub struct RecoveryReport {
     pub component: String,
     /// How it ended, or its step.
     pub outcome: RecoveryOutcome,
-    /// Each step taken, in order (retried steps appear again), the one under way last.
+    /// Each step taken, in order (retried steps appear again, after the time spent failed),
+    /// the one under way last; their times sum to `total`.
     pub steps: Vec<StepTiming>,
     /// From the first failed check to resumption (or to now, or to the failure).
     pub total: Duration,
@@ -772,7 +773,8 @@ impl Recovery {
     }
 
     fn go(&mut self, to: RecoveryStep, action: Option<RecoveryAction>, now: Instant) {
-        if !self.step.is_finished() {
+        // Only a failed runbook is ever left once finished (by a retry): its wait counts too.
+        {
             self.steps.push(StepTiming {
                 step: self.step,
                 started: self.entered.saturating_duration_since(self.detected),

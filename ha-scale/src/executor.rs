@@ -8,7 +8,7 @@
 //! `on_registered`, `on_in_flight` or ha-balance's `on_drained`, `on_destroyed`, `on_failed`,
 //! or an [`ActionResult`] per action) and calls [`Executor::handle_timeout`] at
 //! [`Executor::poll_timeout`]. With the `provider` feature, an async
-//! [`InstanceProvider`](crate::InstanceProvider) runs the actions.
+//! `InstanceProvider` runs the actions.
 //!
 //! **Pace.** [`RolloutStrategy::Rolling`] follows a Deployment's rolling update: with `D` desired
 //! replicas, at most `D + max_surge` instances exist (every instance not yet gone counts,

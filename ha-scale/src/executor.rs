@@ -933,11 +933,14 @@ impl Executor {
         f: impl FnOnce(&mut Lifecycle) -> Result<Option<Transition>>,
     ) -> Result<()> {
         self.advance(now)?;
-        let (key, tracked) = self
+        let key = self
             .instances
             .get_key_value(id)
             .map(|(k, _)| k.clone())
-            .and_then(|k| self.instances.get_mut(&k).map(|t| (k, t)))
+            .ok_or_else(|| Error::UnknownInstance(id.to_string()))?;
+        let tracked = self
+            .instances
+            .get_mut(&key)
             .ok_or_else(|| Error::UnknownInstance(id.to_string()))?;
         let transition = f(&mut tracked.life).map_err(|e| match e {
             Error::InstanceEventRefused { event, state, .. } => Error::InstanceEventRefused {

@@ -973,6 +973,26 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "serde")]
+    #[test]
+    fn the_report_and_config_round_trip_through_serde() {
+        let t0 = Instant::now();
+        let run = restored(t0, t0 - s(5));
+        let report = run.report(t0 + s(31));
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"within_rto\":true"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<RecoveryReport>(&json).unwrap(),
+            report
+        );
+        let config = RecoveryConfig::default();
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(
+            serde_json::from_str::<RecoveryConfig>(&json).unwrap(),
+            config
+        );
+    }
+
     #[test]
     fn bad_settings_and_events_out_of_place_are_refused() {
         let t0 = Instant::now();

@@ -376,3 +376,52 @@ fn a_strategy_with_neither_surge_nor_unavailable_is_refused() {
         Error::ZeroRolloutBudget
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn scale_down_retires_unhealthy_instances_first_then_the_least_loaded(
+        fleet in prop::collection::vec((0u32..5, prop::bool::weighted(0.3)), 2..10),
+        keep in 0usize..9,
+    ) {
+        let keep = keep % fleet.len();
+        let t0 = Instant::now();
+        let config = ExecutorConfig {
+            strategy: RolloutStrategy::Rolling {
+                max_surge: Budget::Count(1),
+                max_unavailable: Budget::Percent(100),
+            },
+            ..ExecutorConfig::default()
+        };
+        let ids: Vec<NodeId> = (0..fleet.len()).map(|i| NodeId::new(format!("i{i}")).unwrap()).collect();
+        let mut exec = Executor::adopting(config, ids.clone(), t0).unwrap();
+        for (id, &(in_flight, unhealthy)) in ids.iter().zip(&fleet) {
+            exec.on_in_flight(id.as_str(), in_flight, t0).unwrap();
+            if unhealthy {
+                for _ in 0..3 {
+                    exec.on_check(id.as_str(), CheckOutcome::Failure, Duration::from_millis(1), t0).unwrap();
+                }
+            }
+        }
+        exec.set_desired(keep as u32, "test", t0).unwrap();
+        let drained: Vec<NodeId> = std::iter::from_fn(|| exec.poll_action())
+            .filter_map(|a| match a {
+                Action::Drain { id } => Some(id),
+                _ => None,
+            })
+            .collect();
+        let mut expected: Vec<(bool, u32, NodeId)> = ids
+            .iter()
+            .zip(&fleet)
+            .map(|(id, &(in_flight, unhealthy))| (!unhealthy, in_flight, id.clone()))
+            .collect();
+        expected.sort();
+        let expected: Vec<NodeId> = expected
+            .into_iter()
+            .take(fleet.len() - keep)
+            .map(|(_, _, id)| id)
+            .collect();
+        prop_assert_eq!(drained, expected);
+    }
+}

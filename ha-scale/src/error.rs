@@ -272,6 +272,36 @@ pub enum Error {
     /// An instance type name given twice.
     #[error("instance type {0} is given more than once")]
     DuplicateInstanceType(String),
+    /// A rollout whose max surge and max unavailable are both zero: no instance could ever be
+    /// added or taken down (Kubernetes refuses the same Deployment).
+    #[error("max surge and max unavailable must not both be zero")]
+    ZeroRolloutBudget,
+    /// An instance id the executor does not track (never created, or already gone).
+    #[error("instance {0} is not tracked by the executor")]
+    UnknownInstance(String),
+    /// An instance id adopted twice.
+    #[error("instance {0} is already tracked by the executor")]
+    DuplicateInstance(String),
+    /// An event an instance cannot take in its present state (registered before it was ready).
+    #[error("{instance} cannot take {event} while {state}")]
+    InstanceEventRefused {
+        /// The instance: `instance web-3`, or `the instance` for a lone [`Lifecycle`](crate::Lifecycle).
+        instance: String,
+        /// The event.
+        event: &'static str,
+        /// Its state.
+        state: crate::InstanceState,
+    },
+    /// An event a recovery runbook cannot take at its present step.
+    #[error("recovery of {component} cannot take {event} while {step}")]
+    RecoveryEventRefused {
+        /// The component recovering.
+        component: String,
+        /// The event.
+        event: &'static str,
+        /// The runbook's step.
+        step: crate::RecoveryStep,
+    },
 }
 
 /// `Result` with ha-scale's [`Error`].

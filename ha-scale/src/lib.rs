@@ -52,6 +52,37 @@
 //! assert!(ours < naive, "{ours} vs {naive}");
 //! # Ok::<(), ha_scale::Error>(())
 //! ```
+//!
+//! ## From decision to action
+//!
+//! | concern | types |
+//! |---|---|
+//! | one instance's life: requested → starting → ready → serving → draining → terminating → gone, or failed; a timeout per step | [`Lifecycle`], [`LifecycleConfig`], [`InstanceState`] → [`Transition`]s with [`LifecycleAction`]s |
+//! | carrying out a replica count or a new revision | [`Executor`] queues [`Action`]s (`Create`, `Register`, `Drain`, `Deregister`, `Destroy`) at a [`RolloutStrategy`]'s pace (Kubernetes max surge / max unavailable as a [`Budget`], or one at a time), retires unhealthy then least-loaded instances first, drains as ha-balance does, keeps a [`HistoryEntry`] per step with its reason |
+//! | warm-up | [`Executor::available_replicas`] and [`Executor::observation`]: a new instance counts as capacity only once it serves, so an [`Autoscaler`] fed them does not overshoot |
+//! | the application's provider (feature `provider`) | `InstanceProvider`, an async trait, and `execute`, which runs one action through it into an [`ActionResult`] |
+//! | recovering a failed component | [`Recovery`]: detect (N re-checks), isolate, replace, restore, validate, resume, each timed → [`RecoveryReport`] against the RTO and RPO; a [`RecoveryFailure`] says why and what next |
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use ha_core::NodeId;
+//! use ha_scale::{Action, Executor, ExecutorConfig, InstanceState};
+//!
+//! let t0 = Instant::now();
+//! let serving = ["web-1", "web-2"].map(NodeId::new).into_iter().collect::<Result<Vec<_>, _>>()?;
+//! let mut exec = Executor::adopting(ExecutorConfig::default(), serving, t0)?;
+//! exec.on_in_flight("web-2", 1, t0)?;
+//! exec.set_desired(1, "night: load fell", t0)?;
+//! // The least-loaded instance drains; it is destroyed once its last request ends.
+//! assert_eq!(exec.poll_action(), Some(Action::Drain { id: NodeId::new("web-1")? }));
+//! exec.on_in_flight("web-1", 0, t0 + Duration::from_secs(1))?;
+//! assert_eq!(exec.poll_action(), Some(Action::Deregister { id: NodeId::new("web-1")? }));
+//! assert_eq!(exec.poll_action(), Some(Action::Destroy { id: NodeId::new("web-1")? }));
+//! exec.on_destroyed("web-1", t0 + Duration::from_secs(20))?;
+//! assert_eq!(exec.available_replicas(), 1);
+//! assert_eq!(exec.instance("web-2").map(|l| l.state()), Some(InstanceState::Serving));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod accuracy;
 mod autoscaler;
@@ -62,10 +93,12 @@ mod capacity_resource;
 mod condition;
 mod cost;
 mod error;
+mod executor;
 mod forecast;
 mod holt;
 mod holt_winters;
 mod interval;
+mod lifecycle;
 mod linear;
 pub mod metric;
 mod model;
@@ -73,7 +106,10 @@ mod model_selection;
 mod optimizer;
 mod pod;
 mod predictive;
+#[cfg(feature = "provider")]
+mod provider;
 mod queue_target;
+mod recovery;
 mod replay;
 pub mod replica_calculator;
 mod resource_forecast;
@@ -131,3 +167,17 @@ pub use resource_forecast::{
     forecast_resource, forecast_resources,
 };
 pub use series::TimeSeries;
+
+pub use executor::{
+    Action, ActionResult, Budget, Executor, ExecutorConfig, HistoryEntry, HistoryEvent,
+    InstanceRef, RolloutStrategy,
+};
+pub use lifecycle::{
+    Cause, FailureCause, InstanceState, Lifecycle, LifecycleAction, LifecycleConfig, Transition,
+};
+#[cfg(feature = "provider")]
+pub use provider::{InstanceProvider, execute};
+pub use recovery::{
+    ConsistencyCheck, Recovery, RecoveryAction, RecoveryConfig, RecoveryFailure, RecoveryOutcome,
+    RecoveryReport, RecoveryStep, RestorePoint, RestoreSource, StepTiming,
+};

@@ -48,7 +48,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use ha_balance::Drained;
+use ha_core::Drained;
 use ha_core::{CheckOutcome, Health, NodeId};
 
 use crate::lifecycle::{Cause, LifecycleAction, Transition};
@@ -781,8 +781,8 @@ impl Executor {
         self.event(id, now, |life| life.on_in_flight(in_flight, now))
     }
 
-    /// ha-balance's report that the instance's drain ended
-    /// ([`EndpointSet::poll_drained`](ha_balance::EndpointSet::poll_drained)).
+    /// The report that the instance's drain ended, as ha-balance's `EndpointSet::poll_drained`
+    /// gives it.
     ///
     /// # Errors
     /// [`Error::UnknownInstance`], [`Error::InstanceEventRefused`] unless draining,

@@ -13,8 +13,8 @@
 //!
 //! A retired instance that serves no traffic yet (requested, starting, or ready with nothing in
 //! flight) skips the drain. Draining follows ha-balance's connection draining
-//! ([`ha_balance::draining`]): no new work, then let go when the in-flight count reaches zero or
-//! the drain timeout passes ([`DrainEnd`]).
+//! (`EndpointSet::drain`): no new work, then let go when the in-flight count reaches zero or the
+//! drain timeout passes ([`DrainEnd`], shared through ha-core).
 //!
 //! Each method takes the time and returns the [`Transition`] it caused, with the actions the new
 //! state asks of the application; [`Lifecycle::poll_timeout`] says when to call
@@ -25,7 +25,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use ha_balance::DrainEnd;
+use ha_core::DrainEnd;
 use ha_core::validate::non_zero_duration;
 use ha_core::{CheckOutcome, Health, HealthCheck, HealthCheckConfig};
 
@@ -580,7 +580,7 @@ impl Lifecycle {
     }
 
     /// Its drain ended as the balancer reports (ha-balance's
-    /// [`Drained`](ha_balance::Drained)), with `abandoned` requests left.
+    /// [`Drained`](ha_core::Drained)), with `abandoned` requests left.
     ///
     /// # Errors
     /// [`Error::InstanceEventRefused`](crate::Error::InstanceEventRefused) unless draining.

@@ -213,9 +213,12 @@ pub(crate) enum Role<'a, K: Hash + Eq, V: Clone, E> {
     Leader(Leader<'a, K, V, E>),
 }
 
-/// The outcome of a sync leader's flight, and the wakers of those awaiting it.
+/// The outcome of a sync leader's flight (once it is known), and the wakers of those awaiting it.
+type CompletionState<V, E> = (Option<Outcome<V, E>>, Vec<Waker>);
+
+/// Where a sync leader leaves its outcome.
 struct Completion<V, E> {
-    state: Mutex<(Option<Outcome<V, E>>, Vec<Waker>)>,
+    state: Mutex<CompletionState<V, E>>,
 }
 
 /// The future of a sync leader's flight: ready once the leader completes it.

@@ -7,14 +7,15 @@ use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use ha_core::Clock;
 use parking_lot::RwLock;
 
 use crate::builder::Weigher;
-use crate::expiry::{LazyNow, Timer, nanos};
-use crate::listener::{Listener, Removed, notify};
+use crate::expiry::{LazyNow, NEVER, Timer, nanos};
+use crate::listener::{Listener, Removed};
 use crate::shard::{Shard, ShardSettings, Tag, Write};
 use crate::single_flight::{Flights, LoadError, Role, SharedLoad, block_on};
 use crate::{CacheBuilder, CacheConfig, CacheStats, Error, InsertOptions, KeyPattern, Result};
@@ -159,7 +160,8 @@ where
 
     fn notify(&self, removed: Removed<K, V>) {
         if !removed.is_empty() {
-            notify(self.inner.listener.as_ref(), removed);
+            // A primary or edge defers listener calls until it has released its own lock.
+            crate::deferred::notify_or_defer(self.inner.listener.as_ref(), removed);
         }
     }
 
@@ -211,6 +213,17 @@ where
         let hash = self.hash(key);
         let mut now = LazyNow::new(&self.inner.timer);
         self.shard(hash).read().peek(hash, key, &mut now)
+    }
+
+    /// The live value of `key` with its remaining time to live (`None`: no deadline) and its
+    /// tags, with no effect on statistics or the policy (for a primary's snapshot).
+    pub(crate) fn peek_entry(&self, key: &K) -> Option<(V, Option<Duration>, Vec<Tag>)> {
+        let hash = self.hash(key);
+        let mut now = LazyNow::new(&self.inner.timer);
+        let (value, expires_at, tags) = self.shard(hash).read().peek_entry(hash, key, &mut now)?;
+        let ttl = (expires_at != NEVER)
+            .then(|| Duration::from_nanos(expires_at.saturating_sub(now.get())));
+        Some((value, ttl, tags))
     }
 
     fn weigh(&self, key: &K, value: &V) -> u64 {

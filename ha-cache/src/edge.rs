@@ -295,7 +295,9 @@ where
                     .into_iter()
                     .filter(|e| e.version > position.version)
                     .collect();
-                let mut expected = position.version + 1;
+                // Saturating: an answer is caller input, and versions near u64::MAX must be
+                // refused or applied, never overflow.
+                let mut expected = position.version.saturating_add(1);
                 for entry in &fresh {
                     if entry.version != expected {
                         return Err(Error::VersionGap {
@@ -303,7 +305,7 @@ where
                             found: entry.version,
                         });
                     }
-                    expected += 1;
+                    expected = expected.saturating_add(1);
                 }
                 if to > position.version
                     && fresh.last().map_or(position.version, |e| e.version) != to

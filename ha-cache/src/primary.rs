@@ -125,6 +125,8 @@ where
     /// the caller names the keys (its hot set, or the keys an edge held when it reloaded:
     /// [`Edge::sync_with_primary`](crate::Edge::sync_with_primary) does that).
     pub fn snapshot(&self, keys: impl IntoIterator<Item = K>) -> Snapshot<K, V> {
+        // The caller's iterator runs before the lock is taken: it may use the primary.
+        let keys: Vec<K> = keys.into_iter().collect();
         let log = self.log.lock();
         let entries = keys
             .into_iter()

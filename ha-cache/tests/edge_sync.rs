@@ -492,3 +492,59 @@ fn an_edge_listener_that_calls_the_edge_does_not_deadlock() {
     });
     assert!(!seen.is_empty());
 }
+
+#[test]
+fn answers_with_versions_near_the_top_of_u64_are_applied_or_refused_without_panicking() {
+    let edge: Edge<String, u32> = Edge::new(Cache::builder(10).build().unwrap());
+    let set = |version| LogEntry {
+        version,
+        change: Change::Set {
+            key: "a".into(),
+            value: 1,
+            ttl: None,
+            tags: vec![],
+        },
+    };
+    edge.apply(Changes::Reload {
+        epoch: 1,
+        version: u64::MAX - 1,
+    })
+    .unwrap();
+    let last = Changes::Entries {
+        epoch: 1,
+        entries: vec![set(u64::MAX)],
+        version: u64::MAX,
+    };
+    assert_eq!(
+        edge.apply(last.clone()).unwrap(),
+        SyncOutcome::Applied {
+            applied: 1,
+            version: u64::MAX
+        }
+    );
+    assert_eq!(edge.get("a"), Some(1));
+    // At the top: nothing can follow, a repeat is skipped, nothing overflows.
+    assert!(matches!(
+        edge.apply(last).unwrap(),
+        SyncOutcome::Applied { applied: 0, .. }
+    ));
+    let empty = Changes::<String, u32>::Entries {
+        epoch: 1,
+        entries: vec![],
+        version: u64::MAX,
+    };
+    assert!(edge.apply(empty).is_ok());
+}
+
+#[test]
+fn a_snapshot_key_iterator_may_use_the_primary() {
+    let primary = std::sync::Arc::new(primary(10));
+    primary.set("a".into(), 1).unwrap();
+    let inside = primary.clone();
+    let snapshot = within_10s("snapshot iterator", move || {
+        inside.snapshot(["a".to_string()].into_iter().inspect(|_| {
+            let _ = inside.version();
+        }))
+    });
+    assert_eq!(snapshot.entries.len(), 1);
+}

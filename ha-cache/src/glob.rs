@@ -1,41 +1,42 @@
 //! Glob patterns over string-like keys, for [`Cache::invalidate_pattern`](crate::Cache::invalidate_pattern)
 //! and the L2 backends' pattern invalidation.
 //!
-//! ## The dialect: Redis's `MATCH`
-//!
-//! ha-cache has one pattern dialect, and it is Redis's (`stringmatchlen` in Redis's `util.c`,
-//! used by `KEYS`, `SCAN MATCH` and `PSUBSCRIBE`), because a tiered cache sends the same
-//! pattern to its L1 and to a Redis L2 and both must remove the same keys. Matching is over the
-//! key's **bytes** (as Redis sees them), case-sensitive, and the whole key must match:
-//!
-//! | pattern | matches |
-//! |---|---|
-//! | `?` | any one byte |
-//! | `*` | any run of bytes, empty included (`/` and `.` are ordinary) |
-//! | `[abc]`, `[a-z]` | one byte of the set; a range may be written high-low (`[z-a]`) |
-//! | `[^abc]` | one byte outside the set |
-//! | `[!abc]` | one of `!`, `a`, `b`, `c` — `!` is **not** a negation (as in Redis; the shell's and the `glob` crate's `[!x]` is written `[^x]` here) |
-//! | `\x` | the byte `x` literally (`\*`, `\?`, `\[`, `\\`), also inside a set (`[\]]`) |
-//! | anything else | itself |
-//!
-//! Some patterns Redis reads in a surprising or platform-dependent way are refused with
-//! [`Error::InvalidPattern`] instead, so a refused pattern never reaches Redis and every
-//! accepted one means the same on both sides:
-//! - a `[` without its closing `]` (Redis reads `[ab` as `[ab]`), and an empty set `[]` / `[^]`
-//!   (Redis reads `[]` as matching nothing and `[]a]` as `[]` then `a]`);
-//! - a `\` at the end of the pattern (Redis reads it as a literal `\`);
-//! - a range ending in `]` or `\` (`[a-]`: Redis reads `a`–`]` and runs on), or with a
-//!   non-ASCII end (Redis compares C `char`s, signed on some platforms and not on others);
-//! - more than [`MAX_STARS`](KeyPattern::MAX_STARS) runs of `*` (Redis gives up on patterns
-//!   nested deeper than 1,000 and answers "no match").
-//!
-//! The matcher is linear in the key for each `*` (the classic backtrack-to-the-last-star
-//! walk), so no pattern makes matching exponential.
+//! The dialect is Redis's `MATCH`; [`KeyPattern`] documents it.
 
 use crate::{Error, Result};
 
-/// A compiled glob pattern in ha-cache's (Redis's) dialect — see the [module docs](self) for
-/// the table.
+/// A compiled glob pattern in ha-cache's one pattern dialect, Redis's.
+///
+/// # The dialect: Redis's `MATCH`
+///
+/// ha-cache has one pattern dialect, and it is Redis's (`stringmatchlen` in Redis's `util.c`,
+/// used by `KEYS`, `SCAN MATCH` and `PSUBSCRIBE`), because a tiered cache sends the same
+/// pattern to its L1 and to a Redis L2 and both must remove the same keys. Matching is over the
+/// key's **bytes** (as Redis sees them), case-sensitive, and the whole key must match:
+///
+/// | pattern | matches |
+/// |---|---|
+/// | `?` | any one byte |
+/// | `*` | any run of bytes, empty included (`/` and `.` are ordinary) |
+/// | `[abc]`, `[a-z]` | one byte of the set; a range may be written high-low (`[z-a]`) |
+/// | `[^abc]` | one byte outside the set |
+/// | `[!abc]` | one of `!`, `a`, `b`, `c` — `!` is **not** a negation (as in Redis; the shell's and the `glob` crate's `[!x]` is written `[^x]` here) |
+/// | `\x` | the byte `x` literally (`\*`, `\?`, `\[`, `\\`), also inside a set (`[\]]`) |
+/// | anything else | itself |
+///
+/// Some patterns Redis reads in a surprising or platform-dependent way are refused with
+/// [`Error::InvalidPattern`] instead, so a refused pattern never reaches Redis and every
+/// accepted one means the same on both sides:
+/// - a `[` without its closing `]` (Redis reads `[ab` as `[ab]`), and an empty set `[]` / `[^]`
+///   (Redis reads `[]` as matching nothing and `[]a]` as `[]` then `a]`);
+/// - a `\` at the end of the pattern (Redis reads it as a literal `\`);
+/// - a range ending in `]` or `\` (`[a-]`: Redis reads `a`–`]` and runs on), or with a
+///   non-ASCII end (Redis compares C `char`s, signed on some platforms and not on others);
+/// - more than [`MAX_STARS`](KeyPattern::MAX_STARS) runs of `*` (Redis gives up on patterns
+///   nested deeper than 1,000 and answers "no match").
+///
+/// Matching takes at worst time proportional to the key's length times the pattern's (the
+/// classic backtrack-to-the-last-star walk), so no pattern makes it exponential.
 ///
 /// ```
 /// use ha_cache::KeyPattern;

@@ -328,7 +328,8 @@ where
         let _finished = Writing::one(&inner.stripes, guard.stripe);
         let l2_options = inner.l2_options(options);
         let written = inner.l2.set(&key, &value, &l2_options).await;
-        let outcome = match written {
+        // The stripes' writes count as finished when `_finished` drops, after this.
+        match written {
             Ok(()) => {
                 inner.fill_after_write(key, value, options, &guard);
                 Ok(())
@@ -339,8 +340,7 @@ where
                 inner.l1.remove(&key);
                 Err(err.into())
             }
-        };
-        outcome
+        }
     }
 
     /// Writes every pair with one [`Backend::set_many`], then to or out of L1 by the
@@ -362,7 +362,8 @@ where
         };
         let l2_options = inner.l2_options(&InsertOptions::new());
         let written = inner.l2.set_many(&entries, &l2_options).await;
-        let outcome = match written {
+        // The stripes' writes count as finished when `_finished` drops, after this.
+        match written {
             Ok(()) => {
                 for (key, value) in entries {
                     match guard_of(&key) {
@@ -384,8 +385,7 @@ where
                 }
                 Err(err.into())
             }
-        };
-        outcome
+        }
     }
 
     /// Deletes `key` from L2 and L1; whether L2 held it. L1 forgets it even if L2 fails.

@@ -74,3 +74,108 @@ fn memory_backend_pattern_invalidation_removes_exactly_the_table_keys() {
         }
     });
 }
+
+/// A direct port of Redis's `stringmatchlen` (util.c, case-sensitive), as the reference.
+fn redis_match(pattern: &[u8], string: &[u8]) -> bool {
+    let (mut p, mut s) = (0usize, 0usize);
+    let plen = pattern.len();
+    let slen = string.len();
+    while p < plen && s < slen {
+        match pattern[p] {
+            b'*' => {
+                while p + 1 < plen && pattern[p + 1] == b'*' {
+                    p += 1;
+                }
+                if p + 1 == plen {
+                    return true;
+                }
+                while s < slen {
+                    if redis_match(&pattern[p + 1..], &string[s..]) {
+                        return true;
+                    }
+                    s += 1;
+                }
+                return false;
+            }
+            b'?' => s += 1,
+            b'[' => {
+                p += 1;
+                let not = p < plen && pattern[p] == b'^';
+                if not {
+                    p += 1;
+                }
+                let mut matched = false;
+                loop {
+                    if p < plen && pattern[p] == b'\\' && plen - p >= 2 {
+                        p += 1;
+                        if pattern[p] == string[s] {
+                            matched = true;
+                        }
+                    } else if p < plen && pattern[p] == b']' {
+                        break;
+                    } else if p >= plen {
+                        p -= 1;
+                        break;
+                    } else if plen - p >= 3 && pattern[p + 1] == b'-' {
+                        let (mut lo, mut hi) = (pattern[p], pattern[p + 2]);
+                        if lo > hi {
+                            std::mem::swap(&mut lo, &mut hi);
+                        }
+                        p += 2;
+                        if string[s] >= lo && string[s] <= hi {
+                            matched = true;
+                        }
+                    } else if pattern[p] == string[s] {
+                        matched = true;
+                    }
+                    p += 1;
+                }
+                if not {
+                    matched = !matched;
+                }
+                if !matched {
+                    return false;
+                }
+                s += 1;
+            }
+            b'\\' if plen - p >= 2 => {
+                p += 1;
+                if pattern[p] != string[s] {
+                    return false;
+                }
+                s += 1;
+            }
+            c => {
+                if c != string[s] {
+                    return false;
+                }
+                s += 1;
+            }
+        }
+        p += 1;
+        if s == slen {
+            while p < plen && pattern[p] == b'*' {
+                p += 1;
+            }
+            break;
+        }
+    }
+    p == plen && s == slen
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4_000))]
+
+    #[test]
+    fn every_accepted_pattern_matches_exactly_as_redis_stringmatchlen_does(
+        pattern in "[ab!^\\-\\[\\]\\\\*?]{0,8}",
+        key in "[ab!^\\-\\[\\]\\\\*]{1,6}",
+    ) {
+        if let Ok(compiled) = KeyPattern::new(&pattern) {
+            // Keys start with one byte of prefix, as every Redis key of ours does; Redis never
+            // sees an empty key under a prefix.
+            let redis = redis_match(format!("p{pattern}").as_bytes(), format!("p{key}").as_bytes());
+            proptest::prop_assert_eq!(compiled.matches(&key), redis, "pattern {:?} key {:?}", pattern, key);
+        }
+    }
+}

@@ -433,3 +433,110 @@ fn an_empty_redis_key_prefix_is_refused_with_a_typed_error() {
         );
     });
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    Set(usize, u8, Vec<usize>),
+    SetIfAbsent(usize, u8, Vec<usize>),
+    SetMany(Vec<usize>, u8, Vec<usize>),
+    Delete(usize),
+    Pattern(usize),
+    Tag(usize),
+    Get(usize),
+}
+
+const OP_KEYS: [&str; 6] = ["u:1", "u:2", "u:10", "o:1", "o:[2]", "x"];
+const OP_PATTERNS: [&str; 5] = ["u:*", "?:1", "o:\\[*", "*", "[^u]*"];
+const OP_TAGS: [&str; 3] = ["red", "blue", "green"];
+
+fn redis_op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let key = 0..OP_KEYS.len();
+    let tags = proptest::collection::vec(0..OP_TAGS.len(), 0..3);
+    prop_oneof![
+        5 => (key.clone(), any::<u8>(), tags.clone()).prop_map(|(k, v, t)| Op::Set(k, v, t)),
+        1 => (key.clone(), any::<u8>(), tags.clone()).prop_map(|(k, v, t)| Op::SetIfAbsent(k, v, t)),
+        1 => (proptest::collection::vec(key.clone(), 1..4), any::<u8>(), tags)
+            .prop_map(|(k, v, t)| Op::SetMany(k, v, t)),
+        2 => key.clone().prop_map(Op::Delete),
+        1 => (0..OP_PATTERNS.len()).prop_map(Op::Pattern),
+        2 => (0..OP_TAGS.len()).prop_map(Op::Tag),
+        2 => key.prop_map(Op::Get),
+    ]
+}
+
+/// What one operation answered, comparable across backends.
+async fn run_op<B: Backend<String, String>>(l2: &B, op: &Op) -> String {
+    let options = |tags: &[usize]| {
+        tags.iter()
+            .fold(InsertOptions::new(), |o, &t| o.tag(OP_TAGS[t]))
+    };
+    let key = |k: usize| OP_KEYS[k].to_string();
+    match op {
+        Op::Set(k, v, t) => format!(
+            "{:?}",
+            l2.set(&key(*k), &v.to_string(), &options(t)).await.is_ok()
+        ),
+        Op::SetIfAbsent(k, v, t) => {
+            format!(
+                "{:?}",
+                l2.set_if_absent(&key(*k), &v.to_string(), &options(t))
+                    .await
+                    .unwrap()
+            )
+        }
+        Op::SetMany(ks, v, t) => {
+            // Distinct keys: a batch writing one key twice has no defined order.
+            let mut ks = ks.clone();
+            ks.sort_unstable();
+            ks.dedup();
+            let entries: Vec<(String, String)> =
+                ks.iter().map(|&k| (key(k), v.to_string())).collect();
+            format!("{:?}", l2.set_many(&entries, &options(t)).await.is_ok())
+        }
+        Op::Delete(k) => format!("{:?}", l2.delete(&key(*k)).await.unwrap()),
+        Op::Pattern(p) => format!(
+            "{:?}",
+            l2.invalidate_pattern(OP_PATTERNS[*p]).await.unwrap()
+        ),
+        Op::Tag(t) => format!("{:?}", l2.invalidate_tag(OP_TAGS[*t]).await.unwrap()),
+        Op::Get(k) => format!("{:?}", l2.get(&key(*k)).await.unwrap()),
+    }
+}
+
+#[test]
+fn redis_and_memory_backends_answer_every_operation_sequence_alike() {
+    let Some(server) =
+        start_server("redis_and_memory_backends_answer_every_operation_sequence_alike")
+    else {
+        return;
+    };
+    let rt = runtime();
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 64,
+        ..proptest::test_runner::Config::default()
+    });
+    let case = std::sync::atomic::AtomicU64::new(0);
+    runner
+        .run(&proptest::collection::vec(redis_op(), 1..40), |ops| {
+            rt.block_on(async {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let redis = backend::<String>(&server, &format!("diff{n}:")).await;
+                let memory: ha_cache::MemoryBackend<String, String> =
+                    ha_cache::MemoryBackend::new();
+                for (i, op) in ops.iter().enumerate() {
+                    let (r, m) = (run_op(&redis, op).await, run_op(&memory, op).await);
+                    proptest::prop_assert_eq!(&r, &m, "op {} {:?}", i, op);
+                }
+                for k in 0..OP_KEYS.len() {
+                    let (r, m) = (
+                        run_op(&redis, &Op::Get(k)).await,
+                        run_op(&memory, &Op::Get(k)).await,
+                    );
+                    proptest::prop_assert_eq!(r, m);
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+}

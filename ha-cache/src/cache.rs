@@ -397,7 +397,8 @@ where
     /// missing key run one loader and share its value or error ([`LoadError::Failed`]); if that
     /// loader panics its own caller sees the panic and the waiters [`LoadError::Panicked`].
     /// Sync and async callers of one key share one flight (a sync caller that joins an async
-    /// load drives it on its own thread); flights are told apart by the error type `E` as well
+    /// load drives it on its own thread, so a load that needs its async runtime's context there
+    /// fails as [`LoadError::Panicked`]); flights are told apart by the error type `E` as well
     /// as the key. The loader runs outside every lock of the cache, so it may use the cache,
     /// except to load its own key: that answers [`LoadError::Recursive`].
     ///

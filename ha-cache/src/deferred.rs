@@ -10,6 +10,7 @@
 //! guard, it drops after it. Deferrals nest: only the outermost one runs the queue.
 
 use std::cell::RefCell;
+use std::marker::PhantomData;
 
 use crate::listener::{Listener, Removed, notify};
 
@@ -21,11 +22,13 @@ thread_local! {
     static QUEUE: RefCell<Option<Queue>> = const { RefCell::new(None) };
 }
 
-/// Holds back listener calls on this thread until it is dropped.
+/// Holds back listener calls on this thread until it is dropped. Not `Send`: it must drop on
+/// the thread whose queue it started.
 #[derive(Debug)]
 pub(crate) struct Deferral {
     /// Whether this deferral started the queue (and so runs it).
     outermost: bool,
+    _this_thread: PhantomData<*const ()>,
 }
 
 impl Deferral {
@@ -40,7 +43,10 @@ impl Deferral {
             }
             outermost
         });
-        Deferral { outermost }
+        Deferral {
+            outermost,
+            _this_thread: PhantomData,
+        }
     }
 }
 

@@ -56,21 +56,19 @@ pub(crate) fn read_csv(path: &Path) -> Result<Table, Box<dyn Error>> {
             parse_timestamp(cell(time_column))
                 .map_err(|e| format!("{}:{line}: {e}", path.display()))?,
         );
-        let mut value_index = 0;
-        for i in 0..headers.len() {
-            if i == time_column {
-                continue;
-            }
+        let values = headers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != time_column);
+        for ((i, header), (_, column)) in values.zip(columns.iter_mut()) {
             let text = cell(i);
             let value: f64 = text.parse().map_err(|_| {
                 format!(
-                    "{}:{line}: column {} holds {text:?}, not a number",
-                    path.display(),
-                    headers[i]
+                    "{}:{line}: column {header} holds {text:?}, not a number",
+                    path.display()
                 )
             })?;
-            columns[value_index].1.push(value);
-            value_index += 1;
+            column.push(value);
         }
     }
     if times.is_empty() {

@@ -41,6 +41,7 @@ use ha::scale::{
     project_cost, rank_bottlenecks,
 };
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 const SAMPLE: &str = concat!(
@@ -583,7 +584,9 @@ where
             red.stroke_width(2),
         ))?
         .label("usable (less the reserve)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red.mix(0.6)));
+        .legend(move |(x, y)| {
+            DashedPathElement::new(vec![(x, y), (x + 18, y)], 5, 3, red.stroke_width(2))
+        });
     if let Some(t) = o.exhaustion.expected {
         chart
             .draw_series(LineSeries::new(
@@ -594,9 +597,10 @@ where
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(90, 90, 90)));
     }
     if !compact {
+        // Lower right: below a growing forecast and clear of the capacity lines at the top.
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .label_font(("sans-serif", 13))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))

@@ -88,12 +88,16 @@ mod accuracy;
 mod autoscaler;
 mod behavior;
 mod bottleneck;
+mod cache_advisor;
 mod capacity_mix;
 mod capacity_resource;
 mod condition;
 mod cost;
+mod database_advisor;
+mod dependency_graph;
 mod error;
 mod executor;
+mod failure_impact;
 mod forecast;
 mod holt;
 mod holt_winters;
@@ -119,6 +123,7 @@ mod smoothing;
 mod stabilization;
 mod step_scaling;
 mod tolerance;
+mod what_if;
 
 pub use autoscaler::{
     Autoscaler, AutoscalerConfig, Decision, Limits, MetricStatus, Observation,
@@ -180,4 +185,22 @@ pub use provider::{InstanceProvider, execute};
 pub use recovery::{
     ConsistencyCheck, Recovery, RecoveryAction, RecoveryConfig, RecoveryFailure, RecoveryOutcome,
     RecoveryReport, RecoveryStep, RestorePoint, RestoreSource, StepTiming,
+};
+
+pub use cache_advisor::{
+    CacheAdvice, CacheAdvisor, CacheAdvisorConfig, CacheAlert, CacheObservation, CacheTarget,
+    CacheTopology, ClusterBound, ClusterPlan, GIB, MAX_CACHE_SHARDS, MAX_REPLICAS_PER_SHARD,
+};
+pub use database_advisor::{
+    DatabaseAdvice, DatabaseAdvisor, DatabaseAdvisorConfig, DatabaseObservation, MAX_RATE,
+    MAX_REPLICAS_PER_PRIMARY, PoolSizing, PoolVerdict, ReplicaAdvice, ScaleUpReason,
+};
+pub use dependency_graph::{
+    Criticality, CyclePolicy, Dependency, DependencyGraph, Fallback, GraphConfig, GraphNode,
+    MAX_GRAPH_NODES, NodeKind,
+};
+pub use failure_impact::{FailureImpact, FallbackInEffect, ImpactLevel, NodeImpact};
+pub use what_if::{
+    Crossing, DEFAULT_LIMIT_RATIO, MAX_EXPONENT, Remedy, ResourceModel, ResourceProjection, Tier,
+    TierKind, TierProjection, TierResource, WhatIf, WhatIfReport, remedies,
 };

@@ -491,6 +491,14 @@ impl CacheAdvisor {
         {
             shards += 1;
         }
+        if self.memory_per_node(target.data_bytes, shards) > c.max_node_memory_bytes {
+            return Err(ha_core::Error::TooLarge {
+                name: "cluster shards",
+                value: u64::from(MAX_CACHE_SHARDS) + 1,
+                max: u64::from(MAX_CACHE_SHARDS),
+            }
+            .into());
+        }
         let nodes = shards * (1 + target.replicas_per_shard);
         let plan = ClusterPlan {
             shards,

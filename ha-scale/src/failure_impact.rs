@@ -344,3 +344,26 @@ impl DependencyGraph {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criticality_caps_and_fallback_impacts() {
+        use ImpactLevel::*;
+        for level in [None, Minor, Degraded, Outage] {
+            assert_eq!(Criticality::Hard.pass(level), level);
+            assert!(Criticality::Soft.pass(level) <= Degraded);
+            assert!(Criticality::Optional.pass(level) <= Minor);
+        }
+        assert_eq!(Criticality::Optional.pass(Outage), Minor);
+        assert_eq!(Fallback::Cached.impact(), Minor);
+        assert_eq!(Fallback::Static.impact(), Degraded);
+        assert_eq!(Fallback::DegradedMode.impact(), Degraded);
+        assert_eq!(None.health(), Health::Healthy);
+        assert_eq!(Minor.health(), Health::Degraded);
+        assert_eq!(Outage.health(), Health::Unhealthy);
+        assert_eq!(Outage.to_string(), "outage");
+    }
+}

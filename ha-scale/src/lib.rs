@@ -62,6 +62,10 @@
 //! | warm-up | [`Executor::available_replicas`] and [`Executor::observation`]: a new instance counts as capacity only once it serves, so an [`Autoscaler`] fed them does not overshoot |
 //! | the application's provider (feature `provider`) | `InstanceProvider`, an async trait, and `execute`, which runs one action through it into an [`ActionResult`] |
 //! | recovering a failed component | [`Recovery`]: detect (N re-checks), isolate, replace, restore, validate, resume, each timed → [`RecoveryReport`] against the RTO and RPO; a [`RecoveryFailure`] says why and what next |
+//! | what a failure does | [`DependencyGraph`] of services and data stores, edges with a [`Criticality`] and a [`Fallback`]; [`DependencyGraph::impact`] → [`FailureImpact`]: affected nodes, [`ImpactLevel`] per node, fallbacks in effect, overall health by ha-core's aggregation |
+//! | database tier | [`DatabaseAdvisor`]: read replicas (reads:writes over 4:1, lag under 100 ms, at most 3), scale up (storage, query time, pool use), pool sizing by Little's law against `cores × 2 + spindles` |
+//! | cache tier | [`CacheAdvisor`]: single node → cluster past 5 GiB, eviction and hit-ratio alerts, [`CacheAdvisor::size_cluster`] (shards, replicas, ≤ 30 GiB a node) |
+//! | what if load grows k× | [`WhatIf`] over [`Tier`]s of [`ResourceModel`]s (linear or per-resource exponents) → [`WhatIfReport`]: utilization per tier and resource, the limits crossed earliest first with their [`Remedy`]s |
 //!
 //! ```
 //! use std::time::{Duration, Instant};

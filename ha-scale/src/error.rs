@@ -302,6 +302,43 @@ pub enum Error {
         /// The runbook's step.
         step: crate::RecoveryStep,
     },
+    /// A dependency graph with a cycle where cycles are refused; the ids along one cycle, the
+    /// first repeated at the end.
+    #[error("dependency cycle: {}", .cycle.join(" → "))]
+    DependencyCycle {
+        /// The cycle: `["a", "b", "a"]` for a → b → a.
+        cycle: Vec<String>,
+    },
+    /// A node id the graph does not hold.
+    #[error("unknown node {node} in {context}")]
+    UnknownNode {
+        /// The id.
+        node: String,
+        /// Where it was named (`the dependency a → b`, `the failed nodes`).
+        context: String,
+    },
+    /// A graph node id given twice.
+    #[error("node {0} is given more than once")]
+    DuplicateNode(String),
+    /// The same dependency `from → to` given twice.
+    #[error("the dependency {from} → {to} is given more than once")]
+    DuplicateDependency {
+        /// The dependant.
+        from: String,
+        /// Its dependency.
+        to: String,
+    },
+    /// A what-if tier name given twice.
+    #[error("tier {0} is given more than once")]
+    DuplicateTier(String),
+    /// A resource given twice in one what-if tier.
+    #[error("tier {tier}: resource {resource} is given more than once")]
+    DuplicateTierResource {
+        /// The tier.
+        tier: String,
+        /// The resource.
+        resource: crate::TierResource,
+    },
 }
 
 /// `Result` with ha-scale's [`Error`].

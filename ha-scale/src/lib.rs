@@ -62,6 +62,10 @@
 //! | warm-up | [`Executor::available_replicas`] and [`Executor::observation`]: a new instance counts as capacity only once it serves, so an [`Autoscaler`] fed them does not overshoot |
 //! | the application's provider (feature `provider`) | `InstanceProvider`, an async trait, and `execute`, which runs one action through it into an [`ActionResult`] |
 //! | recovering a failed component | [`Recovery`]: detect (N re-checks), isolate, replace, restore, validate, resume, each timed → [`RecoveryReport`] against the RTO and RPO; a [`RecoveryFailure`] says why and what next |
+//! | what a failure does | [`DependencyGraph`] of services and data stores, edges with a [`Criticality`] and a [`Fallback`]; [`DependencyGraph::impact`] → [`FailureImpact`]: affected nodes, [`ImpactLevel`] per node, fallbacks in effect, overall health by ha-core's aggregation |
+//! | database tier | [`DatabaseAdvisor`]: read replicas (reads:writes over 4:1, lag under 100 ms, at most 3), scale up (storage, query time, pool use), pool sizing by Little's law against `cores × 2 + spindles` |
+//! | cache tier | [`CacheAdvisor`]: single node → cluster past 5 GiB, eviction and hit-ratio alerts, [`CacheAdvisor::size_cluster`] (shards, replicas, ≤ 30 GiB a node) |
+//! | what if load grows k× | [`WhatIf`] over [`Tier`]s of [`ResourceModel`]s (linear or per-resource exponents) → [`WhatIfReport`]: utilization per tier and resource, the limits crossed earliest first with their [`Remedy`]s |
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -88,12 +92,16 @@ mod accuracy;
 mod autoscaler;
 mod behavior;
 mod bottleneck;
+mod cache_advisor;
 mod capacity_mix;
 mod capacity_resource;
 mod condition;
 mod cost;
+mod database_advisor;
+mod dependency_graph;
 mod error;
 mod executor;
+mod failure_impact;
 mod forecast;
 mod holt;
 mod holt_winters;
@@ -119,6 +127,7 @@ mod smoothing;
 mod stabilization;
 mod step_scaling;
 mod tolerance;
+mod what_if;
 
 pub use autoscaler::{
     Autoscaler, AutoscalerConfig, Decision, Limits, MetricStatus, Observation,
@@ -180,4 +189,22 @@ pub use provider::{InstanceProvider, execute};
 pub use recovery::{
     ConsistencyCheck, Recovery, RecoveryAction, RecoveryConfig, RecoveryFailure, RecoveryOutcome,
     RecoveryReport, RecoveryStep, RestorePoint, RestoreSource, StepTiming,
+};
+
+pub use cache_advisor::{
+    CacheAdvice, CacheAdvisor, CacheAdvisorConfig, CacheAlert, CacheObservation, CacheTarget,
+    CacheTopology, ClusterBound, ClusterPlan, GIB, MAX_CACHE_SHARDS, MAX_REPLICAS_PER_SHARD,
+};
+pub use database_advisor::{
+    DatabaseAdvice, DatabaseAdvisor, DatabaseAdvisorConfig, DatabaseObservation, MAX_RATE,
+    MAX_REPLICAS_PER_PRIMARY, PoolSizing, PoolVerdict, ReplicaAdvice, ScaleUpReason,
+};
+pub use dependency_graph::{
+    Criticality, CyclePolicy, Dependency, DependencyGraph, Fallback, GraphConfig, GraphNode,
+    MAX_GRAPH_NODES, NodeKind,
+};
+pub use failure_impact::{FailureImpact, FallbackInEffect, ImpactLevel, NodeImpact};
+pub use what_if::{
+    Crossing, DEFAULT_LIMIT_RATIO, MAX_EXPONENT, Remedy, ResourceModel, ResourceProjection, Tier,
+    TierKind, TierProjection, TierResource, WhatIf, WhatIfReport, remedies,
 };

@@ -80,7 +80,7 @@
 //! | which replica to promote, or why none | [`FailoverSelector`], [`FailoverPolicy`], [`FailoverDecision`], [`Rejection`] |
 //! | the failover's steps against 30 s / RPO 1 min / RTO 5 min | [`FailoverPlan`], [`StepDurations`], [`FailoverTargets`] |
 //! | deposed primaries' writes refused | [`Epoch`], [`Fence`], [`FenceVerdict`] |
-//! | read-your-writes, monotonic reads | [`Session`], [`Covers`], [`ReadTarget`] |
+//! | read-your-writes, monotonic reads, across failovers | [`Session`], [`Covers`], [`ReadTarget`], [`EpochPosition`] |
 //! | leader election over an existing engine | [`ElectionBackend`], [`Lease`], [`InMemoryElection`] (tests) |
 //!
 //! ### A failover
@@ -114,7 +114,7 @@
 //! }
 //! // r2 is one write behind: the session's last write is only on r1.
 //! let states = [(r1.clone(), Position(50)), (r2.clone(), Position(49))];
-//! assert_eq!(session.read_target(&states), ReadTarget::Replicas(vec![r1.clone()]));
+//! assert_eq!(session.read_target(Some(&Position(50)), &states), ReadTarget::Replicas(vec![r1.clone()]));
 //!
 //! // The primary goes silent; 15 s later it is suspected.
 //! now += Duration::from_secs(15);
@@ -147,6 +147,7 @@ mod consistency;
 mod dotted;
 mod election;
 mod epoch_history;
+mod epoch_position;
 mod error;
 mod failover;
 mod failover_plan;
@@ -172,6 +173,7 @@ mod write_coordinator;
 pub use catch_up::{CatchUpConfig, CatchUpPlan, RetainedLog};
 pub use election::{Campaign, ElectionBackend, InMemoryElection, Lease};
 pub use epoch_history::EpochHistory;
+pub use epoch_position::EpochPosition;
 pub use error::{Error, Result};
 pub use failover::{
     FailoverCandidate, FailoverDecision, FailoverPolicy, FailoverSelector, Promotion, Rejection,
@@ -190,7 +192,7 @@ pub use session::{Covers, ReadTarget, Session};
 pub use stage::{LagStage, PerStage};
 
 pub use abd::{
-    AbdOperation, AbdOutput, AbdQuorums, AbdRegister, AbdReply, AbdRequest, Tag, Tagged,
+    AbdOperation, AbdOutput, AbdQuorums, AbdRegister, AbdReply, AbdRequest, AbdWriter, Tag, Tagged,
 };
 pub use conflict::{
     ConflictResolver, KeepSiblings, LastWriterWins, MergeWith, Reconcile, Resolved, Stamped,

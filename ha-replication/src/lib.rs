@@ -13,10 +13,11 @@
 //! |---|---|
 //! | N / R / W and consistency levels (ONE … EACH_QUORUM) | [`QuorumConfig`], [`ReplicationConfig`], [`ConsistencyLevel`], [`Requirement`], [`ReplicaSet`] |
 //! | one write, one read: need more / succeeded / failed, read repair | [`WriteCoordinator`], [`ReadCoordinator`], [`Progress`], [`QuorumFailure`], [`RepairWrite`] |
+//! | digest reads (one value, digests from the others, full reads on a mismatch) | [`DigestRead`], [`ReadRequest`], [`VersionDigest`], [`DigestBytes`] |
 //! | versions | [`VersionVector`], [`DvvSet`] (dotted version vectors), [`HybridClock`] |
 //! | conflicts | [`Reconcile`], [`Stamped`] (last writer wins), [`ConflictResolver`], [`MergeWith`], [`Resolved`] |
 //! | strong mode: a linearizable register (ABD) | [`AbdOperation`], [`AbdRegister`], [`AbdQuorums`] |
-//! | eventual mode | [`sloppy_targets`], [`HintStore`] (hinted handoff), [`MerkleTree`] (anti-entropy) |
+//! | eventual mode | [`sloppy_targets`], [`HintStore`] (hinted handoff), [`MerkleTree`] (anti-entropy, per-key [`VersionDigest`]) |
 //!
 //! Bad settings (R or W above N, a zero factor, an unknown local datacenter) are refused when a
 //! config or coordinator is built; bad replies (unknown replicas, duplicates) are typed
@@ -144,6 +145,8 @@ mod abd;
 mod catch_up;
 mod conflict;
 mod consistency;
+mod digest;
+mod digest_read;
 mod dotted;
 mod election;
 mod epoch_history;
@@ -200,6 +203,8 @@ pub use conflict::{
 pub use consistency::{
     ConsistencyLevel, DEFAULT_DATACENTER, QuorumConfig, ReplicationConfig, Requirement,
 };
+pub use digest::{DigestBytes, DigestWriter, VersionDigest};
+pub use digest_read::{DigestRead, ReadRequest};
 pub use dotted::{Dot, DvvSet};
 pub use hinted_handoff::{Hint, HintConfig, HintOutcome, HintStore};
 pub use hlc::{HlcTimestamp, HybridClock};

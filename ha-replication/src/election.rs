@@ -20,7 +20,9 @@ pub struct Lease {
     pub epoch: Epoch,
     /// How long each grant or renewal lasts.
     pub ttl: Duration,
-    /// When it lapses unless renewed, on the backend's clock.
+    /// When it lapses unless renewed, on the backend's clock. A ttl reaching past what an
+    /// `Instant` can hold saturates to the latest instant within reach (the lease is held
+    /// until resigned or superseded), never to an instant already past.
     pub expires_at: Instant,
 }
 

@@ -37,8 +37,8 @@ enum Phase<T> {
     /// One data request and digest requests out.
     Digests {
         tally: Tally,
-        /// The data replica's copy, once it answered.
-        data: Option<Option<T>>,
+        /// The data replica's copy and its digest, once it answered.
+        data: Option<(Option<T>, Option<u64>)>,
         /// Digests received before the data (checked when it comes).
         pending: Vec<Option<u64>>,
     },
@@ -183,7 +183,8 @@ impl<T: Reconcile + VersionDigest> DigestRead<T> {
             }
             Phase::Digests { tally, data, .. } => {
                 tally.record(from, true)?;
-                *data = Some(copy);
+                let digest = copy.as_ref().map(VersionDigest::version_digest);
+                *data = Some((copy, digest));
             }
         }
         self.after_digests_input()
@@ -303,8 +304,8 @@ impl<T: Reconcile + VersionDigest> DigestRead<T> {
         else {
             return Ok(self.progress());
         };
-        if let Some(copy) = data {
-            let expected = copy.as_ref().map(VersionDigest::version_digest);
+        if let Some((_, expected)) = data {
+            let expected = *expected;
             if pending.iter().any(|d| *d != expected) {
                 tracing::debug!(digests = pending.len(), "digest mismatch: reading in full");
                 self.go_full()?;
@@ -315,7 +316,7 @@ impl<T: Reconcile + VersionDigest> DigestRead<T> {
         match tally.status() {
             TallyStatus::Pending => {}
             TallyStatus::Met => {
-                if let Some(copy) = data.take() {
+                if let Some((copy, _)) = data.take() {
                     tracing::debug!(replies = tally.succeeded(), "digest read: copies agree");
                     self.finish(Progress::Succeeded(copy));
                 }
@@ -338,7 +339,7 @@ impl<T: Reconcile + VersionDigest> DigestRead<T> {
                 .replicas()
                 .index_of(&self.data_replica)
                 .is_some_and(|i| tally.reply(i) == crate::quorum::Reply::Failed);
-        let data = data.take();
+        let data = data.take().map(|(copy, _)| copy);
         let mut full =
             ReadCoordinator::new(self.replicas.clone(), &self.requirement, self.deadline)?;
         match data {

@@ -152,7 +152,7 @@ impl ElectionBackend for EtcdElection {
         client.lease_revoke(granted.id()).await?;
         for op in response.op_responses() {
             if let TxnOpResponse::Get(got) = op {
-                if got.kvs().first().is_some() {
+                if !got.kvs().is_empty() {
                     if let Some(leader) = self.leader().await? {
                         return Ok(Campaign::Lost { leader });
                     }

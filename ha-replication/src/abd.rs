@@ -35,6 +35,13 @@ use crate::{
 
 /// The version of a register value: a sequence number, ties broken by the writer's id, then by
 /// the write's nonce. Ordered by those three fields in that order.
+///
+/// **Tags must be unique per write.** If one client runs two writes at once under one tag,
+/// both queries may see seq 5 and both write under `(6, client)`; replica a adopts x, replica b
+/// adopts y (a replica keeps the first copy of an equal tag), and two later reads can return x
+/// and then y with no write between — not linearizable. So keep at most one write in flight
+/// per writer id ([`AbdOperation::write`]), or start writes from an [`AbdWriter`], which gives
+/// each of its writes its own nonce.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Tag {
@@ -226,7 +233,7 @@ enum Kind<V> {
 
 /// A client that writes an ABD register, possibly several writes at once: each write it starts
 /// gets its own nonce, so two of its writes in flight together never share a tag (see the
-/// [module docs](self) for what a shared tag breaks).
+/// [`Tag`] for what a shared tag breaks).
 ///
 /// The nonces must not repeat while an earlier write with the same nonce may still be in
 /// flight: start from a durable counter, or from a random `u64` drawn at each start of the
@@ -368,7 +375,7 @@ impl<V: Clone + PartialEq> AbdOperation<V> {
     }
 
     /// A write of `value` by client `writer`, with nonce 0. The id must be unique among writers
-    /// and the writer must have **at most one write in flight** (see the [module docs](self));
+    /// and the writer must have **at most one write in flight** (see [`Tag`]);
     /// a client that writes concurrently starts its writes from an [`AbdWriter`].
     ///
     /// # Errors

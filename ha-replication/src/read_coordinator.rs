@@ -81,7 +81,7 @@ pub struct ReadCoordinator<T> {
     /// Bumped each time a late copy changes what repairs bring replicas up to.
     generation: u64,
     /// Per replica index: the generation it is known to hold (its copy equals it, or a repair
-    /// of it was handed out by `poll_repair`).
+    /// of it was handed out by `poll_repair`). Empty until `poll_repair` is first called.
     repaired: Vec<Option<u64>>,
 }
 
@@ -112,7 +112,7 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
             latest: None,
             decided: None,
             generation: 0,
-            repaired: vec![None; n],
+            repaired: Vec::new(),
         })
     }
 
@@ -260,6 +260,9 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
         let target = self.latest.as_ref().or(self.merged.as_ref())?;
         let generation = self.generation;
         let nodes = self.tally.replicas().nodes();
+        if self.repaired.len() != nodes.len() {
+            self.repaired.resize(nodes.len(), None);
+        }
         for (i, (copy, repaired)) in self.copies.iter().zip(&mut self.repaired).enumerate() {
             let Some(copy) = copy else { continue };
             if *repaired == Some(generation) {

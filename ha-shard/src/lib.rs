@@ -60,6 +60,7 @@ mod query;
 mod rebalance;
 mod rendezvous;
 mod ring;
+mod router;
 mod shard_id;
 mod shard_map;
 mod slots;
@@ -78,6 +79,7 @@ pub use query::{group_by_shard, merge_counts, merge_sorted, merge_sorted_by_key,
 pub use rebalance::{Move, Plan, RebalanceConfig, Rebalancer, SkewReport, Target};
 pub use rendezvous::Rendezvous;
 pub use ring::{HashRing, KetamaName, RingConfig};
+pub use router::{KeyRoute, KeyRouter};
 pub use shard_id::ShardId;
 pub use shard_map::{
     DirectoryShards, HashShards, RangeShards, Route, ShardHashing, ShardMap, ShardPlacement,

@@ -190,7 +190,7 @@ impl Coordinator {
         })?;
         Ok(Arc::new(Coordinator {
             me: NodeId::new("coordinator")?,
-            guard: Mutex::new(Guard::new(&ids, now)?),
+            guard: Mutex::new(Guard::new(&ids, settings.call_timeout, now)?),
             members: RwLock::new(
                 members
                     .into_iter()
@@ -678,7 +678,7 @@ impl Coordinator {
                     };
                     let answer = member
                         .client
-                        .call_within(&Request::Heartbeat, Duration::from_millis(200))
+                        .call_within(&Request::Heartbeat, Duration::from_millis(500))
                         .await;
                     if let Ok(Response::Heartbeat { .. }) = answer {
                         this.guard.lock().on_heartbeat(&id, Instant::now());

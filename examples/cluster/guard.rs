@@ -56,11 +56,14 @@ pub(crate) enum Skip {
 impl Guard {
     pub(crate) fn new(
         nodes: &[NodeId],
+        call_timeout: Duration,
         now: Instant,
     ) -> Result<Guard, Box<dyn std::error::Error + Send + Sync>> {
         let phi = PhiConfig {
             threshold: 8.0,
-            acceptable_heartbeat_pause: Duration::from_millis(300),
+            // Heartbeats every 100 ms; a pause of up to a second is tolerated (a loaded machine
+            // delays them), so a dead node is suspected about 1.2 s after its last heartbeat.
+            acceptable_heartbeat_pause: Duration::from_secs(1),
             first_heartbeat_estimate: Duration::from_millis(100),
             min_std_deviation: Duration::from_millis(50),
             ..PhiConfig::default()
@@ -72,7 +75,7 @@ impl Guard {
             minimum_calls: 10,
             failure_threshold_ratio: 0.5,
             slow_call_threshold_ratio: 1.0,
-            slow_call_duration: Duration::from_millis(200),
+            slow_call_duration: call_timeout,
             wait_in_open: Duration::from_secs(1),
             permitted_calls_in_half_open: 3,
             max_wait_in_half_open: None,

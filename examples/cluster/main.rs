@@ -77,6 +77,9 @@ struct Args {
     /// Each node's service time per request, in microseconds (a slowed node takes 10×).
     #[arg(long, default_value_t = 500)]
     node_delay_us: u64,
+    /// Deadline of one operation in milliseconds (a call to one node gets half of it).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    timeout_ms: u64,
     /// Per-client rate limit (GCRA), requests per second.
     #[arg(long, default_value_t = 20_000.0)]
     client_rate: f64,
@@ -108,7 +111,8 @@ async fn main() -> Result<(), BoxError> {
         return Err("--rate must be positive and --write-ratio within [0, 1]".into());
     }
     let base_delay = Duration::from_micros(args.node_delay_us);
-    let call_timeout = Duration::from_millis(250);
+    let op_timeout = Duration::from_millis(args.timeout_ms);
+    let call_timeout = op_timeout / 2;
 
     // Storage nodes.
     let mut nodes = Vec::new();
@@ -155,7 +159,7 @@ async fn main() -> Result<(), BoxError> {
     let settings = Settings {
         consistency: args.consistency,
         replication_factor: 3,
-        op_timeout: Duration::from_millis(500),
+        op_timeout,
         call_timeout,
         client_rate: args.client_rate,
         cache_entries: 4096,

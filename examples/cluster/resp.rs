@@ -7,17 +7,56 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use redis_protocol::codec::Resp2;
+use redis_protocol::error::RedisProtocolError;
 use redis_protocol::resp2::types::BytesFrame;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use crate::coordinator::Coordinator;
 use crate::report::Cause;
+
+/// RESP2 frames through the `redis-protocol` codec, plus the inline commands (`PING\r\n`)
+/// Redis also accepts from telnet-style clients and `redis-benchmark`'s `PING_INLINE`: a line
+/// not starting with a RESP type byte is split on whitespace into an array of bulk strings.
+#[derive(Debug, Default)]
+struct Codec(Resp2);
+
+impl Decoder for Codec {
+    type Item = BytesFrame;
+    type Error = RedisProtocolError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesFrame>, RedisProtocolError> {
+        match src.first() {
+            None => Ok(None),
+            Some(b'*' | b'$' | b'+' | b'-' | b':') => self.0.decode(src),
+            Some(_) => {
+                let Some(end) = src.iter().position(|&b| b == b'\n') else {
+                    return Ok(None);
+                };
+                let line = src.split_to(end + 1);
+                let words = line[..]
+                    .split(|b: &u8| b.is_ascii_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| BytesFrame::BulkString(Bytes::copy_from_slice(w)))
+                    .collect();
+                Ok(Some(BytesFrame::Array(words)))
+            }
+        }
+    }
+}
+
+impl Encoder<BytesFrame> for Codec {
+    type Error = RedisProtocolError;
+
+    fn encode(&mut self, item: BytesFrame, dst: &mut BytesMut) -> Result<(), RedisProtocolError> {
+        self.0.encode(item, dst)
+    }
+}
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -46,9 +85,9 @@ async fn connection(
     stream: TcpStream,
     coordinator: Arc<Coordinator>,
     client: String,
-) -> Result<(), redis_protocol::error::RedisProtocolError> {
+) -> Result<(), RedisProtocolError> {
     let _ = stream.set_nodelay(true);
-    let mut framed = Framed::new(stream, Resp2::default());
+    let mut framed = Framed::new(stream, Codec::default());
     while let Some(frame) = framed.next().await {
         let reply = match frame? {
             BytesFrame::Array(parts) => {

@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// `per_second`: the load measured each second of the run; `target_per_node`: the ops/s a node
-/// should carry (the steady phase's load per node over 80% utilisation).
+/// `per_second`: the load measured every half second of the run; `load`: the ops/s now;
+/// `target_per_node`: the ops/s a node should carry (the steady phase's load per node over 80%
+/// utilisation).
 pub(crate) fn recommend(
     per_second: &[f64],
+    load: f64,
     nodes: u32,
     target_per_node: f64,
 ) -> Result<Value, BoxError> {

@@ -107,7 +107,7 @@ fn zone(i: u32) -> String {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    if !(args.rate > 0.0 && args.rate.is_finite()) || !(0.0..=1.0).contains(&args.write_ratio) {
+    if !(args.rate > 0.0 && args.rate.is_finite() && (0.0..=1.0).contains(&args.write_ratio)) {
         return Err("--rate must be positive and --write-ratio within [0, 1]".into());
     }
     let base_delay = Duration::from_micros(args.node_delay_us);

@@ -42,6 +42,8 @@
 //! never overfill a node. Each move then runs as a [`ShardMigration`] — copying, catching up,
 //! cut over, cleaning up, done — which says at every step where reads and writes go, refuses
 //! events out of order and resumes from a serde-able [`MigrationRecord`].
+//! A [`KeyRouter`] routes keys over a shard map and many such migrations at once: per key,
+//! the node serving each copy's reads and the nodes a write must reach ([`KeyRoute`]).
 //!
 //! Still to come for the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": see the issue's closing notes.

@@ -42,8 +42,11 @@ pub struct KeyRoute {
     pub held: bool,
 }
 
-/// A shard map, each shard's owners and the migrations of their copies; see the
-/// [module docs](self).
+/// A shard map, each shard's owners and the migrations of their copies: one answer per key,
+/// [`route`](Self::route), says which node serves each copy's reads and which nodes take a
+/// write. A copy's reads stay on its old owner until its migration cuts over, writes go to both
+/// while the target catches up, and a done migration puts the target in the source's place
+/// ([`poll_finished`](Self::poll_finished)) — so no key is unreadable during a migration.
 ///
 /// ```
 /// use std::collections::BTreeMap;

@@ -48,7 +48,7 @@ struct Copy {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn no_key_unreadable_during_a_migration(ops in proptest::collection::vec(op(), 1..300)) {
         const SHARDS: u32 = 8;

@@ -125,11 +125,18 @@ pub(crate) async fn run(
                 let slow_id = NodeId::new(&slow.name)?;
                 let share = delta(&slow_id) as f64 / total.max(1) as f64;
                 let c = coordinator.guard.lock().counts;
+                let reads = if total == 0 {
+                    "no replica choice (ABD asks every replica)".to_string()
+                } else {
+                    format!(
+                        "took {:.0}% of replica reads (even share {:.0}%)",
+                        share * 100.0,
+                        100.0 / cluster.nodes.len() as f64
+                    )
+                };
                 format!(
-                    "{} slowed: took {:.0}% of replica reads (even share {:.0}%), breaker opens {}, ejections {}",
+                    "{} slowed: {reads}, breaker opens {}, ejections {}",
                     slow.name,
-                    share * 100.0,
-                    100.0 / cluster.nodes.len() as f64,
                     c.breaker_opens - counts_before.breaker_opens,
                     c.ejections - counts_before.ejections
                 )

@@ -278,7 +278,11 @@ async fn main() -> Result<(), BoxError> {
         .info()
         .into_iter()
         .map(|(k, v)| {
-            let value = v.parse::<f64>().map_or(json!(v), |x| json!(x));
+            let value = match (v.parse::<u64>(), v.parse::<f64>()) {
+                (Ok(n), _) => json!(n),
+                (_, Ok(x)) => json!(x),
+                _ => json!(v),
+            };
             (k, value)
         })
         .collect();

@@ -196,7 +196,7 @@ pub(crate) fn print_text(report: &Value) {
         c["detections"], c["ejections"], c["breaker_opens"]
     );
     println!(
-        "hints stored {}, delivered {}, pending {}; read repairs {}; replication lag p99 {} ms",
+        "hints stored {}, delivered {}, pending {}; read repairs {}; worst replica lag p99 {} ms",
         c["hints_stored"],
         c["hints_delivered"],
         c["hints_pending"],

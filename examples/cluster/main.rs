@@ -48,12 +48,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A replicated, sharded key-value cluster on loopback, run through a script of trouble.
 #[derive(Debug, Parser)]
-#[command(name = "cluster", version, about, long_about = None)]
+#[command(name = "cluster", version)]
 struct Args {
     /// Consistency of reads and writes; strong makes every operation an ABD register operation.
     #[arg(long, value_enum, default_value = "quorum")]
     consistency: Consistency,
-    /// Storage nodes to start with (a sixth joins during the script).
+    /// Storage nodes to start with (one more joins during the script).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=16))]
     nodes: u32,
     /// Hash shards the keys are grouped into (the unit that moves when a node joins).

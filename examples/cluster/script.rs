@@ -89,6 +89,7 @@ pub(crate) async fn run(
     let (slow, killed) = (Arc::clone(&cluster.nodes[1]), Arc::clone(&cluster.nodes[2]));
     let killed_id = NodeId::new(&killed.name)?;
     let mut detected_after = None;
+    let initial_nodes = cluster.nodes.len() as f64;
     for (i, name) in PHASES.iter().enumerate() {
         if i > 0 {
             metrics.begin_phase(name)?;
@@ -212,7 +213,7 @@ pub(crate) async fn run(
                     .first()
                     .and_then(|p| p["ops_per_second"].as_f64())
                     .unwrap_or(config.rate);
-                let target = steady_rate / 5.0 / 0.8;
+                let target = steady_rate / initial_nodes / 0.8;
                 let load = metrics.current().0 as f64 / start.elapsed().as_secs_f64();
                 let nodes = cluster.nodes.len() as u32;
                 scale_report = scale::recommend(&per_second, load, nodes, target)?;

@@ -56,9 +56,9 @@ fn run_within(mut cmd: Command, limit: Duration) -> (bool, String) {
     (status.success(), text)
 }
 
-#[test]
-fn quick_script_loses_no_acknowledged_write_and_detects_the_killed_node() {
+fn quick_script_checks(extra: &[&str]) {
     let mut cmd = Command::new(example());
+    cmd.args(extra);
     cmd.args([
         "--quick",
         "--json",
@@ -92,6 +92,16 @@ fn quick_script_loses_no_acknowledged_write_and_detects_the_killed_node() {
         "the join moved copies"
     );
     assert!(report["scale"]["recommended_nodes"].as_u64().is_some());
+}
+
+#[test]
+fn quick_script_loses_no_acknowledged_write_and_detects_the_killed_node() {
+    quick_script_checks(&[]);
+}
+
+#[test]
+fn quick_script_with_node_processes_loses_no_acknowledged_write() {
+    quick_script_checks(&["--processes"]);
 }
 
 fn on_path(binary: &str) -> bool {

@@ -15,6 +15,7 @@
 
 mod client;
 mod coordinator;
+mod fleet;
 mod guard;
 mod migrate;
 mod node;
@@ -39,7 +40,7 @@ use tokio::sync::watch;
 
 use crate::client::NodeClient;
 use crate::coordinator::{Consistency, Coordinator, Member, Settings};
-use crate::node::StorageNode;
+use crate::fleet::NodeHandle;
 use crate::report::Metrics;
 use crate::script::{Cluster, PHASES, ScriptConfig};
 use crate::workload::WorkloadConfig;
@@ -83,6 +84,10 @@ struct Args {
     /// Per-client rate limit (GCRA), requests per second.
     #[arg(long, default_value_t = 20_000.0)]
     client_rate: f64,
+    /// Run each storage node as its own OS process (this program re-executed) instead of in
+    /// this process. A restarted process node comes back empty.
+    #[arg(long)]
+    processes: bool,
     /// Run the script in about 10 seconds instead of about 45.
     #[arg(long)]
     quick: bool,
@@ -98,6 +103,20 @@ struct Args {
     /// Seed of the workload.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Serve one storage node (what `--processes` runs).
+    #[command(hide = true)]
+    Node {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        delay_us: u64,
+    },
 }
 
 fn zone(i: u32) -> String {
@@ -107,6 +126,9 @@ fn zone(i: u32) -> String {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    if let Some(Sub::Node { name, delay_us }) = args.command {
+        return Ok(fleet::run_node(name, Duration::from_micros(delay_us)).await?);
+    }
     if !(args.rate > 0.0 && args.rate.is_finite() && (0.0..=1.0).contains(&args.write_ratio)) {
         return Err("--rate must be positive and --write-ratio within [0, 1]".into());
     }
@@ -120,7 +142,12 @@ async fn main() -> Result<(), BoxError> {
     let mut placed = Vec::new();
     for i in 0..args.nodes {
         let name = format!("n{}", i + 1);
-        let node = Arc::new(StorageNode::new(name.clone(), zone(i), base_delay));
+        let node = Arc::new(NodeHandle::new(
+            name.clone(),
+            zone(i),
+            base_delay,
+            args.processes,
+        ));
         let addr = node.start().await?;
         let id = NodeId::new(&name)?;
         placed.push(Node::new(id.clone(), addr.to_string()).with_zone(zone(i)));
@@ -263,6 +290,7 @@ async fn main() -> Result<(), BoxError> {
         coordinator: Arc::clone(&coordinator),
         base_delay,
         shards: args.shards,
+        processes: args.processes,
     };
     let config = ScriptConfig {
         durations,

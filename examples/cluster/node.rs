@@ -78,8 +78,6 @@ impl Store {
 /// One node: its store, its artificial service delay and, while up, its server task.
 #[derive(Debug)]
 pub(crate) struct StorageNode {
-    pub(crate) name: String,
-    pub(crate) zone: String,
     store: Arc<Mutex<Store>>,
     /// Microseconds each request waits before it is served (the node's "disk").
     delay_us: Arc<AtomicU64>,
@@ -87,10 +85,8 @@ pub(crate) struct StorageNode {
 }
 
 impl StorageNode {
-    pub(crate) fn new(name: String, zone: String, delay: Duration) -> StorageNode {
+    pub(crate) fn new(delay: Duration) -> StorageNode {
         StorageNode {
-            name,
-            zone,
             store: Arc::default(),
             delay_us: Arc::new(AtomicU64::new(micros(delay))),
             server: Mutex::new(None),
@@ -157,6 +153,10 @@ async fn serve_inner(
     let mut read = BufReader::new(read);
     while let Some(body) = read_frame(&mut read).await? {
         let response = match Request::decode(&body) {
+            Ok(Request::SetDelay { micros }) => {
+                delay.store(micros, Ordering::Relaxed);
+                Response::Done
+            }
             Ok(request) => {
                 let wait = delay.load(Ordering::Relaxed);
                 if wait > 0 && !matches!(request, Request::Heartbeat) {
@@ -192,5 +192,8 @@ fn handle(store: &Mutex<Store>, request: Request) -> Response {
             filter,
         } => store.stream(position, max, filter),
         Request::Purge { filter } => store.purge(filter),
+        Request::SetDelay { .. } => {
+            Response::Error("set-delay is handled by the connection".into())
+        }
     }
 }

@@ -54,6 +54,10 @@ pub(crate) enum Request {
     Purge {
         filter: ShardFilter,
     },
+    /// The node's service time per request (the script's "slowed 10×"), for process nodes.
+    SetDelay {
+        micros: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +81,7 @@ pub(crate) enum Response {
     },
     Purged(u64),
     Error(String),
+    Done,
 }
 
 fn bad(what: &str) -> io::Error {
@@ -230,6 +235,10 @@ impl Request {
                 w.u8(5);
                 w.filter(*filter);
             }
+            Request::SetDelay { micros } => {
+                w.u8(6);
+                w.u64(*micros);
+            }
         }
         w.0
     }
@@ -254,6 +263,7 @@ impl Request {
             5 => Request::Purge {
                 filter: r.filter()?,
             },
+            6 => Request::SetDelay { micros: r.u64()? },
             _ => return Err(bad("unknown request tag")),
         })
     }
@@ -301,6 +311,7 @@ impl Response {
                 w.u8(6);
                 w.bytes(message.as_bytes());
             }
+            Response::Done => w.u8(7),
         }
         w.0
     }
@@ -332,6 +343,7 @@ impl Response {
             }
             5 => Response::Purged(r.u64()?),
             6 => Response::Error(r.string()?),
+            7 => Response::Done,
             _ => return Err(bad("unknown response tag")),
         })
     }

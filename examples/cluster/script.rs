@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::client::NodeClient;
 use crate::coordinator::{Coordinator, Member};
-use crate::node::StorageNode;
+use crate::fleet::NodeHandle;
 use crate::workload::{self, Acknowledged, Rate, WorkloadConfig};
 use crate::{migrate, scale};
 
@@ -22,7 +22,9 @@ pub(crate) const PHASES: [&str; 6] = ["steady", "slow", "kill", "restart", "join
 /// A running cluster: the nodes (in this process) and the coordinator in front of them.
 #[derive(Debug)]
 pub(crate) struct Cluster {
-    pub(crate) nodes: Vec<Arc<StorageNode>>,
+    pub(crate) nodes: Vec<Arc<NodeHandle>>,
+    /// Whether nodes run as their own OS processes.
+    pub(crate) processes: bool,
     pub(crate) coordinator: Arc<Coordinator>,
     pub(crate) base_delay: Duration,
     pub(crate) shards: u32,
@@ -111,14 +113,14 @@ pub(crate) async fn run(
             }
             "slow" => {
                 let before = coordinator.reads_sent();
-                slow.set_delay(cluster.base_delay * 10);
+                slow.set_delay(cluster.base_delay * 10).await?;
                 say(format!(
                     "{} slowed 10× ({:?} a request)",
                     slow.name,
                     cluster.base_delay * 10
                 ));
                 ok = wait(d, &mut interrupted).await;
-                slow.set_delay(cluster.base_delay);
+                slow.set_delay(cluster.base_delay).await?;
                 let after = coordinator.reads_sent();
                 let delta =
                     |id: &NodeId| after.get(id).unwrap_or(&0) - before.get(id).unwrap_or(&0);
@@ -176,10 +178,11 @@ pub(crate) async fn run(
             }
             "join" => {
                 let name = format!("n{}", cluster.nodes.len() + 1);
-                let node = Arc::new(StorageNode::new(
+                let node = Arc::new(NodeHandle::new(
                     name.clone(),
                     "zone-c".into(),
                     cluster.base_delay,
+                    cluster.processes,
                 ));
                 let addr = node.start().await?;
                 let id = NodeId::new(&name)?;

@@ -4,6 +4,7 @@
 //! cargo run --release --example cluster                 # the script of trouble, ≈ 45 s
 //! cargo run --release --example cluster -- --quick      # the same in ≈ 10 s
 //! cargo run --release --example cluster -- --serve      # keep it up for redis-cli / redis-benchmark
+//! cargo run --release --example cluster -- --processes  # each storage node its own OS process
 //! ```
 //!
 //! Five storage nodes (tokio TCP servers on ephemeral loopback ports, a length-prefixed binary

@@ -287,10 +287,7 @@ fn assert_join_invariants(out: &str) {
     assert_eq!(figure(out, "last writes lost:"), 0, "{out}");
     assert_eq!(figure(out, "misplaced:"), 0, "{out}");
     assert!(figure(out, "reads checked:") > 0, "{out}");
-    assert!(
-        figure(out, "during the migration") > 0 || out.contains("(0 during"),
-        "{out}"
-    );
+    assert!(figure(out, "during the migration:") > 0, "{out}");
     let moved = figure(out, "keys moved:");
     // A join of a fourth equal server moves about a quarter of 2 000 keys.
     assert!((300..=700).contains(&moved), "{moved} keys moved:\n{out}");

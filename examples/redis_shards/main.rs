@@ -510,7 +510,7 @@ async fn demo(
         report.keys_cleaned
     );
     println!(
-        "workload: reads checked: {} ({} during the migration), unreadable: {}, stale: {}, writes: {} (failed: {}), temporary-key failures: {}",
+        "workload: reads checked: {}, during the migration: {}, unreadable: {}, stale: {}, writes: {} (failed: {}), temporary-key failures: {}",
         c.reads.load(Ordering::Relaxed),
         reads_during,
         c.unreadable.load(Ordering::Relaxed),

@@ -138,8 +138,7 @@ fn ha_ring(lines: &[Line]) -> HashRing {
     HashRing::ketama(nodes, name).unwrap()
 }
 
-/// Writes through twemproxy and finds each key on ha's server, then writes to ha's servers and
-/// finds each key through twemproxy.
+/// Starts a server per weight and checks the pool (see `check_lines`).
 fn check_pool(weights: &[u32], names: Option<&[&str]>) {
     let servers: Vec<RedisServer> = weights
         .iter()
@@ -155,8 +154,14 @@ fn check_pool(weights: &[u32], names: Option<&[&str]>) {
             name: names.map(|n| n[i].to_string()),
         })
         .collect();
-    let (_twemproxy, proxy) = start_twemproxy(&lines);
-    let ring = ha_ring(&lines);
+    check_lines(&lines);
+}
+
+/// Writes through twemproxy and finds each key on ha's server, then writes to ha's servers and
+/// finds each key through twemproxy.
+fn check_lines(lines: &[Line]) {
+    let (_twemproxy, proxy) = start_twemproxy(lines);
+    let ring = ha_ring(lines);
     let mut direct: Vec<redis::Connection> = lines.iter().map(|l| connect(&l.address)).collect();
 
     // Through twemproxy, then each server read directly.
@@ -221,6 +226,42 @@ fn twemproxy_places_every_key_where_ha_ketama_does_named_weighted_servers() {
         return;
     }
     check_pool(&[1, 2, 3, 1], Some(&["alpha", "beta", "gamma", "delta"]));
+}
+
+/// At 25 equal servers twemproxy's single-precision arithmetic gives every server 156 points,
+/// not 160 (see `HashRing`'s ketama docs); ha reproduces it.
+#[test]
+fn twemproxy_places_every_key_where_ha_ketama_does_at_25_servers() {
+    if !engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
+        return;
+    }
+    check_pool(&[1; 25], None);
+}
+
+/// twemproxy names a server on port 11211 by its host alone (libmemcached's habit); ha's
+/// `KetamaName::Address` does too. Runs when port 11211 is free.
+#[test]
+fn twemproxy_places_every_key_where_ha_ketama_does_with_a_server_on_port_11211() {
+    if !engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
+        return;
+    }
+    if std::net::TcpListener::bind("127.0.0.1:11211").is_err() {
+        eprintln!("skipped: port 11211 is taken");
+        return;
+    }
+    let _on_11211 = RedisServer::start_on(11211).unwrap();
+    let others: Vec<RedisServer> = (0..2).map(|_| RedisServer::start().unwrap()).collect();
+    let mut lines = vec![Line {
+        address: "127.0.0.1:11211".to_string(),
+        weight: 1,
+        name: None,
+    }];
+    lines.extend(others.iter().map(|s| Line {
+        address: s.address.clone(),
+        weight: 1,
+        name: None,
+    }));
+    check_lines(&lines);
 }
 
 /// The example binary cargo built beside this test.

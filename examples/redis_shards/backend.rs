@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -68,10 +69,16 @@ impl Backend {
         let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
         let pending: Arc<Mutex<VecDeque<Pending>>> = Arc::default();
         let writer_pending = Arc::clone(&pending);
+        let closed = Arc::new(AtomicBool::new(false));
+        let writer_closed = Arc::clone(&closed);
         let name: Arc<str> = address.into();
         tokio::spawn(async move {
             let mut out = BytesMut::with_capacity(64 * 1024);
             while let Some(first) = rx.recv().await {
+                if writer_closed.load(Ordering::Acquire) {
+                    // The reader is gone: drop every batch, failing its caller.
+                    break;
+                }
                 let mut next = Some(first);
                 while let Some((frames, reply)) = next {
                     if frames.is_empty() {
@@ -97,7 +104,7 @@ impl Backend {
         let reader_name = Arc::clone(&name);
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
-            loop {
+            'read: loop {
                 match read.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
@@ -108,7 +115,7 @@ impl Backend {
                             let mut queue = pending.lock();
                             let Some(head) = queue.front_mut() else {
                                 eprintln!("{reader_name}: a reply nobody asked for");
-                                return;
+                                break 'read;
                             };
                             head.got.push(Reply { frame, raw });
                             if head.got.len() == head.expected {
@@ -120,12 +127,14 @@ impl Backend {
                         Ok(None) => break,
                         Err(e) => {
                             eprintln!("{reader_name}: bad reply: {e}");
-                            return;
+                            break 'read;
                         }
                     }
                 }
             }
-            // The connection is gone: fail every waiting batch (their senders drop).
+            // The connection is gone: fail every waiting batch (their senders drop), and the
+            // writer drops later ones.
+            closed.store(true, Ordering::Release);
             pending.lock().clear();
         });
         Ok(Backend { tx, address: name })

@@ -79,6 +79,9 @@ struct Args {
     /// Writer tasks of the workload.
     #[arg(long, default_value_t = 2)]
     writers: usize,
+    /// Worker threads of the proxy's runtime (1: a single-threaded event loop, as twemproxy).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// The most arcs moving at once (the plan's waves).
     #[arg(long, default_value_t = 64)]
     wave: u32,
@@ -88,9 +91,24 @@ fn node(index: usize, address: &str) -> Result<Node, ha::core::Error> {
     Ok(Node::new(NodeId::new(format!("redis-{index}"))?, address))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    let mut args = Args::parse();
+fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    // One thread by default, as twemproxy runs: every task of a request (session, server
+    // writer, server reader) wakes on the same thread, with no cross-thread hand-offs.
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(mut args: Args) -> Result<(), BoxError> {
     if args.quick {
         args.keys = args.keys.min(2_000);
     }

@@ -22,7 +22,12 @@ impl RedisServer {
     /// Starts `redis-server` on a free loopback port, with no persistence, and waits until it
     /// answers PING (at most 10 s).
     pub(crate) fn start() -> Result<RedisServer, Box<dyn Error>> {
-        let port = free_port()?;
+        RedisServer::start_on(free_port()?)
+    }
+
+    /// Starts `redis-server` on `port` of loopback, as [`RedisServer::start`] does.
+    #[allow(dead_code)] // used by tests/redis_shards.rs, which includes this file
+    pub(crate) fn start_on(port: u16) -> Result<RedisServer, Box<dyn Error>> {
         let child = Command::new("redis-server")
             .args([
                 "--port",

@@ -170,7 +170,8 @@ enum Mode {
 /// line's weight, and name them as the lines do — by the text after the weight when there is
 /// one ([`KetamaName::Id`] with that text as the id), otherwise by `host:port`
 /// ([`KetamaName::Address`] with that address). A pool mixing named and unnamed lines needs
-/// ids equal to the `host:port` of the unnamed ones and [`KetamaName::Id`].
+/// ids equal to the `host:port` of the unnamed ones (the host alone on port 11211) and
+/// [`KetamaName::Id`].
 ///
 /// ```
 /// use ha_core::{Node, NodeId};

@@ -74,20 +74,23 @@ impl Backend {
         let name: Arc<str> = address.into();
         tokio::spawn(async move {
             let mut out = BytesMut::with_capacity(64 * 1024);
-            while let Some(first) = rx.recv().await {
-                if writer_closed.load(Ordering::Acquire) {
-                    // The reader is gone: drop every batch, failing its caller.
-                    break;
-                }
+            'write: while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some((frames, reply)) = next {
                     if frames.is_empty() {
                         let _ = reply.send(Vec::new());
                     } else {
+                        let mut queue = writer_pending.lock();
+                        if writer_closed.load(Ordering::Acquire) {
+                            // The reader is gone: drop this and every later batch, failing
+                            // their callers. Checked under the queue's lock, which the reader
+                            // holds while it closes, so no batch waits forever.
+                            break 'write;
+                        }
                         for f in &frames {
                             out.extend_from_slice(f);
                         }
-                        writer_pending.lock().push_back(Pending {
+                        queue.push_back(Pending {
                             expected: frames.len(),
                             got: Vec::with_capacity(frames.len()),
                             reply,
@@ -134,8 +137,9 @@ impl Backend {
             }
             // The connection is gone: fail every waiting batch (their senders drop), and the
             // writer drops later ones.
+            let mut queue = pending.lock();
             closed.store(true, Ordering::Release);
-            pending.lock().clear();
+            queue.clear();
         });
         Ok(Backend { tx, address: name })
     }

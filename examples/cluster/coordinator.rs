@@ -20,10 +20,10 @@ use ha::balance::{KeyedLimiterConfig, KeyedRateLimiter, RateLimitConfig};
 use ha::cache::Cache;
 use ha::core::NodeId;
 use ha::replication::{
-    AbdOperation, AbdOutput, AbdQuorums, AbdReply, AbdRequest, ConsistencyLevel, HintConfig,
-    HintOutcome, HintStore, HlcTimestamp, HybridClock, LagConfig, LagTracker, PerStage, Position,
-    Progress, QuorumConfig, ReadCoordinator, ReplicaSet, ReplicationConfig, Requirement, Stamped,
-    Tag, Tagged, WriteCoordinator,
+    AbdOperation, AbdOutput, AbdQuorums, AbdReply, AbdRequest, AbdWriter, ConsistencyLevel,
+    HintConfig, HintOutcome, HintStore, HlcTimestamp, HybridClock, LagConfig, LagTracker, PerStage,
+    Position, Progress, QuorumConfig, ReadCoordinator, ReplicaSet, ReplicationConfig, Requirement,
+    Stamped, Tag, Tagged, WriteCoordinator,
 };
 use ha::shard::KeyRouter;
 use parking_lot::{Mutex, RwLock};
@@ -85,6 +85,9 @@ pub(crate) struct Coordinator {
     members: RwLock<BTreeMap<NodeId, Arc<Member>>>,
     pub(crate) router: RwLock<KeyRouter>,
     hlc: Mutex<HybridClock>,
+    /// Numbers this coordinator's strong-mode writes, many of which run at once (ABD needs each
+    /// concurrent write of one writer id told apart; the nonce travels as the version's minor).
+    abd_writer: Mutex<AbdWriter>,
     pub(crate) guard: Mutex<Guard>,
     hints: Mutex<HintStore<Vec<u8>, Item>>,
     lag: Mutex<LagTracker>,
@@ -143,15 +146,17 @@ fn tagged_from_wire(v: Versioned) -> Result<Tagged<Value>, CallError> {
         tag: Tag {
             seq: v.version.major,
             writer,
+            nonce: u64::from(v.version.minor),
         },
         value: v.value,
     })
 }
 
 fn item_from_tagged(t: &Tagged<Value>) -> Item {
+    // The nonce fits: `write` refuses nonces past u32::MAX.
     let stamp = HlcTimestamp {
         wall_nanos: t.tag.seq,
-        logical: 0,
+        logical: u32::try_from(t.tag.nonce).unwrap_or(u32::MAX),
     };
     Stamped::new(t.value.clone(), stamp, t.tag.writer.clone())
 }
@@ -188,8 +193,10 @@ impl Coordinator {
             max_hints: 4_000_000,
             max_hint_window: Duration::from_secs(600),
         })?;
+        let me = NodeId::new("coordinator")?;
         Ok(Arc::new(Coordinator {
-            me: NodeId::new("coordinator")?,
+            abd_writer: Mutex::new(AbdWriter::new(me.clone(), 0)),
+            me,
             guard: Mutex::new(Guard::new(&ids, settings.call_timeout, now)?),
             members: RwLock::new(
                 members
@@ -409,14 +416,14 @@ impl Coordinator {
                     .map_err(|_| Cause::Unavailable)?;
                 let n = replicas.len();
                 let deadline = Instant::now() + self.settings.op_timeout;
-                AbdOperation::write(
-                    replicas,
-                    AbdQuorums::majority(n),
-                    self.me.clone(),
-                    value,
-                    deadline,
-                )
-                .map_err(|_| Cause::Unavailable)?
+                let mut writer = self.abd_writer.lock();
+                // The wire carries the nonce in 32 bits: past that, refuse rather than reuse one.
+                if writer.next_nonce() > u64::from(u32::MAX) {
+                    return Err(Cause::Unavailable);
+                }
+                writer
+                    .write(replicas, AbdQuorums::majority(n), value, deadline)
+                    .map_err(|_| Cause::Unavailable)?
             };
             return self.abd(key, op).await.map(|_| ());
         }

@@ -656,6 +656,27 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         (!self.is_expired(slot, now)).then(|| self.node(slot).value.clone())
     }
 
+    /// The live entry of `key` with its time-to-live deadline ([`NEVER`] for none) and its
+    /// tags, with no effect on statistics or the policy (for a primary's snapshot).
+    pub(crate) fn peek_entry<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: &mut LazyNow<'_>,
+    ) -> Option<(V, u64, Vec<Tag>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.find(hash, key)?;
+        if self.is_expired(slot, now) {
+            return None;
+        }
+        let node = self.node(slot);
+        let tags = node.tags.as_deref().map_or_else(Vec::new, <[Tag]>::to_vec);
+        Some((node.value.clone(), node.expires_at, tags))
+    }
+
     /// Inserts or overwrites `key`. An entry heavier than the shard is not stored: a previous
     /// value is removed, and the new one reported as evicted for size.
     pub(crate) fn insert(

@@ -53,7 +53,10 @@ proptest! {
     fn no_key_unreadable_during_a_migration(ops in proptest::collection::vec(op(), 1..300)) {
         const SHARDS: u32 = 8;
         let nodes: Vec<Node> = (0..4).map(|i| Node::new(id(i), "")).collect();
-        let config = ShardPlacementConfig { replication_factor: 2.try_into().unwrap() };
+        let config = ShardPlacementConfig {
+            replication_factor: 2.try_into().unwrap(),
+            ..ShardPlacementConfig::default()
+        };
         let placement = ShardPlacement::new(nodes.clone(), config).unwrap();
         let map = ShardMap::Hash(HashShards::new(SHARDS).unwrap());
         let mut router = KeyRouter::from_placement(map.clone(), &placement).unwrap();

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | the cache | [`Cache`], [`CacheBuilder`], [`CacheConfig`] |
 //! | per-entry TTL and tags | [`InsertOptions`], [`Cache::invalidate_tag`] |
+//! | reading the contents (to warm another cache) | [`Cache::iter`], [`CacheEntry`], [`Iter`] |
 //! | glob invalidation | [`KeyPattern`], [`Cache::invalidate_pattern`] |
 //! | single-flight loading | [`Cache::get_or_load`], [`Cache::get_or_load_async`], [`LoadError`] |
 //! | observing | [`CacheStats`], [`RemovalCause`], [`CacheBuilder::eviction_listener`] |
@@ -94,6 +95,7 @@
 mod backend;
 mod builder;
 mod cache;
+mod cache_entry;
 mod config;
 mod edge;
 mod error;
@@ -123,6 +125,7 @@ mod write_policy;
 pub use backend::{Backend, BackendError, BackendOp, BoxError};
 pub use builder::CacheBuilder;
 pub use cache::Cache;
+pub use cache_entry::{CacheEntry, Iter};
 pub use config::{CacheConfig, MAX_SHARDS};
 pub use edge::{Edge, Snapshot, SyncOutcome};
 pub use error::{Error, Result};

@@ -193,9 +193,20 @@ where
         let shard = self.shard(hash);
         let mut now = LazyNow::new(&self.inner.timer);
         // Most reads need the shard only shared; expiry and time to idle need it exclusive.
-        if let Some(answer) = shard.read().get_shared(hash, key, &mut now) {
+        let shared = shard.read();
+        if let Some(answer) = shared.get_shared(hash, key, &mut now) {
+            let full = shared.reads_full();
+            drop(shared);
+            if full {
+                // This read filled the buffer (a read-mostly spell): count the batch now if
+                // no one holds the shard, so the sketch keeps learning without writes.
+                if let Some(mut exclusive) = shard.try_write() {
+                    exclusive.drain_reads();
+                }
+            }
             return answer;
         }
+        drop(shared);
         let mut removed = Removed::new();
         let value = shard.write().get(hash, key, &mut now, &mut removed);
         self.notify(removed);

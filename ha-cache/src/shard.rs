@@ -26,7 +26,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use hashbrown::HashTable;
 
@@ -45,6 +45,9 @@ const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
 const SWEEP_EVERY: u32 = 64;
 /// Expired entries removed per operation at most (the rest wait for the next operations).
 const SWEEP_BUDGET: usize = 32;
+/// Reads a shard buffers for the sketch before a write (or a reader finding it full) counts
+/// them.
+const READ_BUFFER: usize = 64;
 
 /// A tag entries can be invalidated by.
 pub(crate) type Tag = Arc<str>;
@@ -172,6 +175,12 @@ pub(crate) struct Shard<K, V> {
     /// Hits and misses: relaxed atomics, counted by reads under the shared lock.
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Key hashes of reads not yet counted in the sketch: a hit appends its hash (a plain
+    /// load and store, no read-modify-write; racing readers may overwrite each other's, which
+    /// only loses a count) instead of updating the sketch's random cache line, and the next
+    /// writer counts the batch.
+    reads: [AtomicU64; READ_BUFFER],
+    reads_len: AtomicU32,
     rng: u64,
     ops: u32,
 }
@@ -202,6 +211,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             stats: CacheStats::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            reads: std::array::from_fn(|_| AtomicU64::new(0)),
+            reads_len: AtomicU32::new(0),
             rng: settings.seed | 1,
             ops: 0,
         };
@@ -523,13 +534,40 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     // ---- policy ------------------------------------------------------------------------------
 
-    /// A read: counted in the sketch and marked for its move at the next eviction (lazy
-    /// promotion), so a hit touches only its own entry.
+    /// A read under the exclusive lock: counted in the sketch and marked for its move at the
+    /// next eviction (lazy promotion), so a hit touches only its own entry.
     fn on_hit(&self, entry: &Entry<K, V>) {
         if !entry.referenced.load(Relaxed) {
             entry.referenced.store(true, Relaxed);
         }
         self.sketch.increment(entry.hash);
+    }
+
+    /// A read under the shared lock: marked, and its hash buffered for the sketch (dropped
+    /// when the buffer is full: [`reads_full`](Shard::reads_full) tells the reader to drain).
+    fn on_shared_hit(&self, entry: &Entry<K, V>) {
+        if !entry.referenced.load(Relaxed) {
+            entry.referenced.store(true, Relaxed);
+        }
+        let n = self.reads_len.load(Relaxed) as usize;
+        if n < READ_BUFFER {
+            self.reads[n].store(entry.hash, Relaxed);
+            self.reads_len.store(n as u32 + 1, Relaxed);
+        }
+    }
+
+    /// Whether the read buffer is full (reads are being dropped until it is drained).
+    pub(crate) fn reads_full(&self) -> bool {
+        self.reads_len.load(Relaxed) as usize >= READ_BUFFER
+    }
+
+    /// Counts the buffered reads in the sketch.
+    pub(crate) fn drain_reads(&mut self) {
+        let n = (*self.reads_len.get_mut() as usize).min(READ_BUFFER);
+        for read in &mut self.reads[..n] {
+            self.sketch.increment(*read.get_mut());
+        }
+        *self.reads_len.get_mut() = 0;
     }
 
     /// Takes the read mark of `slot`, returning whether it was set.
@@ -591,13 +629,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     return None;
                 }
                 let entry = self.entry(slot);
-                self.on_hit(entry);
+                self.on_shared_hit(entry);
                 return Some(Some(entry.value.clone()));
             }
         }
         self.hits.fetch_add(1, Relaxed);
         let entry = self.entry(slot);
-        self.on_hit(entry);
+        self.on_shared_hit(entry);
         Some(Some(entry.value.clone()))
     }
 
@@ -725,6 +763,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.drain_reads();
         let found = self.find(hash, key);
         let out = match found {
             Some(slot) if self.is_expired(slot, now) => {
@@ -775,6 +814,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         removed: &mut Removed<K, V>,
     ) {
         let weight = write.weight;
+        self.drain_reads();
         self.sketch.age_if_due();
         self.climb();
         let ttl = write.ttl.or(self.settings.default_ttl);

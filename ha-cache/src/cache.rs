@@ -63,8 +63,11 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
+/// A shard behind its lock, on lines of its own.
+type Locked<K, V> = Padded<RwLock<Shard<K, V>>>;
+
 struct Inner<K, V> {
-    shards: Box<[Padded<RwLock<Shard<K, V>>>]>,
+    shards: Box<[Locked<K, V>]>,
     mask: usize,
     hasher: ahash::RandomState,
     timer: Timer,

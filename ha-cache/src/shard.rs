@@ -817,6 +817,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         self.drain_reads();
         self.sketch.age_if_due();
         self.climb();
+        let stored = u64::from(weight) <= self.settings.max_entry_weight;
+        if stored {
+            // Every stored write counts once, new key or not. Counting first lets the sketch
+            // line's cache miss overlap the hash table's.
+            self.sketch.increment(hash);
+        }
         let ttl = write.ttl.or(self.settings.default_ttl);
         let timed = ttl.is_some() || self.settings.time_to_idle.is_some();
         if timed {
@@ -830,7 +836,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             self.remove_slot(slot, RemovalCause::Expired, removed);
             existing = None;
         }
-        if u64::from(weight) > self.settings.max_entry_weight {
+        if !stored {
             if let Some(slot) = existing {
                 self.remove_slot(slot, RemovalCause::Replaced, removed);
             }
@@ -856,7 +862,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 self.stats.updates += 1;
                 self.stats.replacements += 1;
                 removed.push(key, old, RemovalCause::Replaced);
-                self.on_hit(self.entry(slot));
+                let entry = self.entry(slot);
+                if !entry.referenced.load(Relaxed) {
+                    entry.referenced.store(true, Relaxed);
+                }
                 slot
             }
             None => {
@@ -875,7 +884,6 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 self.weight += u64::from(weight);
                 self.link_tail(Region::Window, slot);
                 self.stats.inserts += 1;
-                self.sketch.increment(hash);
                 self.sketch.ensure_capacity(self.len());
                 slot
             }

@@ -1,7 +1,9 @@
 //! Quorum decisions and version-vector work on the hot path of every replicated read and write:
 //! a write coordinator fed a majority of acknowledgements; a read coordinator fed a majority of
 //! copies, reconciled, with its read repairs listed (one replica is stale) — for last-writer-wins
-//! values (the coordinator's own cost) and for dotted version vector sets; N = 3 and 5.
+//! values (the coordinator's own cost) and for dotted version vector sets; a digest read of
+//! dotted version vector sets whose digests agree (the data copy, digests of the others hashed
+//! in the measurement); N = 3 and 5.
 //! Version-vector compare and merge with 10 actors.
 //!
 //! Run: `cargo bench --bench replication_quorum`. Target: each well under 1 µs.
@@ -13,8 +15,8 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use ha::core::NodeId;
 use ha::replication::{
-    DvvSet, HlcTimestamp, Progress, ReadCoordinator, ReplicaSet, Requirement, Stamped,
-    VersionVector, WriteCoordinator,
+    DigestRead, DvvSet, HlcTimestamp, Progress, ReadCoordinator, ReplicaSet, Requirement, Stamped,
+    VersionDigest, VersionVector, WriteCoordinator,
 };
 
 fn ids(n: usize) -> Vec<NodeId> {
@@ -95,6 +97,28 @@ fn quorum(c: &mut Criterion) {
                         }
                     }
                     (progress, read.repairs().len())
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        // Digest read, digests agreeing: the data replica's copy and the others' digests.
+        group.bench_with_input(BenchmarkId::new("digest-read-dvv", n), &n, |b, _| {
+            b.iter_batched(
+                || new.clone(),
+                |copy| {
+                    let mut read: DigestRead<DvvSet<u64>> =
+                        DigestRead::new(set.clone(), black_box(&majority), &nodes[0], deadline)
+                            .unwrap();
+                    while read.poll_transmit().is_some() {}
+                    let digest = black_box(&copy).version_digest();
+                    let mut progress = read.on_data(&nodes[0], Some(copy)).unwrap();
+                    for node in &nodes[1..] {
+                        if progress.is_done() {
+                            break;
+                        }
+                        progress = read.on_digest(node, Some(black_box(digest))).unwrap();
+                    }
+                    progress
                 },
                 BatchSize::SmallInput,
             )

@@ -6,10 +6,30 @@
 //! drained endpoint once, as a [`Drained`], and removes it from the set;
 //! [`EndpointSet::poll_timeout`](crate::EndpointSet::poll_timeout) says when the next drain
 //! timeout falls. The default timeout is 300 s, as AWS load balancers' deregistration delay.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use ha_balance::{DrainEnd, Endpoint, EndpointSet};
+//! use ha_core::NodeId;
+//!
+//! let now = Instant::now();
+//! let ids = ["a", "b"].map(|id| NodeId::new(id)).into_iter().collect::<Result<Vec<_>, _>>()?;
+//! let mut set = EndpointSet::new(ids.into_iter().map(Endpoint::new).collect(), Default::default())?;
+//! set.on_start("a")?;
+//! set.drain("a", now)?;
+//! assert!(set.poll_drained(now).is_none()); // one request in flight
+//! assert_eq!(set.poll_timeout(), Some(now + Duration::from_secs(300)));
+//! set.on_end("a")?;
+//! let drained = set.poll_drained(now + Duration::from_secs(2)).ok_or("not drained")?;
+//! assert_eq!((drained.id.as_str(), drained.end), ("a", DrainEnd::Idle));
+//! assert_eq!(drained.elapsed, Duration::from_secs(2));
+//! assert!(!set.contains("a"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::time::{Duration, Instant};
 
-use ha_core::NodeId;
+use ha_core::DrainEnd;
 
 /// A drain in progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,52 +57,4 @@ impl Drain {
             None
         }
     }
-}
-
-/// Why a drain ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum DrainEnd {
-    /// Every in-flight request finished.
-    Idle,
-    /// The drain timeout passed with requests still in flight; they are abandoned.
-    TimedOut,
-}
-
-/// An endpoint whose drain is over: it has been removed from the set and may be shut down.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use ha_balance::{DrainEnd, Endpoint, EndpointSet};
-/// use ha_core::NodeId;
-///
-/// let now = Instant::now();
-/// let ids = ["a", "b"].map(|id| NodeId::new(id)).into_iter().collect::<Result<Vec<_>, _>>()?;
-/// let mut set = EndpointSet::new(ids.into_iter().map(Endpoint::new).collect(), Default::default())?;
-/// set.on_start("a")?;
-/// set.drain("a", now)?;
-/// assert!(set.poll_drained(now).is_none()); // one request in flight
-/// assert_eq!(set.poll_timeout(), Some(now + Duration::from_secs(300)));
-/// set.on_end("a")?;
-/// let drained = set.poll_drained(now + Duration::from_secs(2)).ok_or("not drained")?;
-/// assert_eq!((drained.id.as_str(), drained.end), ("a", DrainEnd::Idle));
-/// assert_eq!(drained.elapsed, Duration::from_secs(2));
-/// assert!(!set.contains("a"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Drained {
-    /// The endpoint.
-    pub id: NodeId,
-    /// Why the drain ended.
-    pub end: DrainEnd,
-    /// From the start of the drain to the poll that reported it.
-    pub elapsed: Duration,
-    /// Requests still in flight when it ended (0 unless it timed out).
-    pub abandoned: u32,
 }

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use ha_core::{Health, NodeId};
 
-use crate::draining::{Drain, Drained};
+use crate::Drained;
+use crate::draining::Drain;
 use crate::slow_start::ramped_weight;
 use crate::{Endpoint, Error, Result};
 

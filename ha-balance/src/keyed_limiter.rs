@@ -52,10 +52,12 @@ pub enum WhenFull {
 pub struct KeyedLimiterConfig {
     /// The limit of each key. Default 1000 requests a second, burst 1000.
     pub limit: RateLimitConfig,
-    /// The most keys tracked at once. Default 100 000; not zero. Split evenly over the shards
-    /// (rounded up), so a shard may fill before the whole does.
+    /// The most keys tracked at once, a hard cap. Default 100 000; not zero. Split as evenly as
+    /// it goes over the shards (their shares differ by at most one and add up to exactly this),
+    /// so a shard may fill before the whole does.
     pub max_keys: usize,
-    /// Shards (independent locks). Default 64; not zero, at most 4096.
+    /// Shards (independent locks). Default 64; not zero, at most 4096. Rounded up to a power of
+    /// two, then down to at most `max_keys`'s largest power of two, so every shard holds a key.
     pub shards: usize,
     /// What a new key gets when its shard is full of active keys. Default
     /// [`WhenFull::SharedOverflow`].
@@ -114,6 +116,8 @@ pub struct KeyedLimiterStats {
 #[repr(align(128))]
 struct Shard<K> {
     table: RwLock<HashTable<Entry<K>>>,
+    /// This shard's share of `max_keys`.
+    capacity: usize,
 }
 
 #[derive(Debug)]
@@ -176,7 +180,6 @@ pub struct KeyedRateLimiter<K, S = ahash::RandomState> {
     origin: Instant,
     hasher: S,
     shards: Box<[Shard<K>]>,
-    shard_capacity: usize,
     overflow: AtomicU64,
     evicted: AtomicU64,
     overflowed: AtomicU64,
@@ -200,10 +203,14 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
     pub fn with_hasher(config: KeyedLimiterConfig, origin: Instant, hasher: S) -> Result<Self> {
         config.validate()?;
         let gcra = Gcra::new(config.limit)?;
-        let count = config.shards.next_power_of_two();
+        // Every shard gets at least one key: no more shards than max_keys' largest power of two.
+        let most_shards = 1 << config.max_keys.ilog2();
+        let count = config.shards.next_power_of_two().min(most_shards);
+        let (share, remainder) = (config.max_keys / count, config.max_keys % count);
         let shards = (0..count)
-            .map(|_| Shard {
+            .map(|i| Shard {
                 table: RwLock::new(HashTable::new()),
+                capacity: share + usize::from(i < remainder),
             })
             .collect();
         Ok(KeyedRateLimiter {
@@ -212,7 +219,6 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
             origin,
             hasher,
             shards,
-            shard_capacity: config.max_keys.div_ceil(count),
             overflow: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             overflowed: AtomicU64::new(0),
@@ -255,14 +261,14 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
         if let Some(entry) = table.find(hash, |e| e.key == *key) {
             return self.logged(check_cell(&entry.tat, self.gcra, now));
         }
-        if table.len() >= self.shard_capacity {
+        if table.len() >= shard.capacity {
             let before = table.len();
             table.retain(|e| e.tat.load(Ordering::Acquire) > now);
             let dropped = before - table.len();
             self.evicted.fetch_add(dropped as u64, Ordering::Relaxed);
-            if table.len() >= self.shard_capacity {
+            if table.len() >= shard.capacity {
                 self.overflowed.fetch_add(1, Ordering::Relaxed);
-                return self.when_full(&table, now);
+                return self.when_full(&table, shard.capacity, now);
             }
         }
         let cell = AtomicU64::new(0);
@@ -279,13 +285,18 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
         self.logged(decision)
     }
 
-    fn when_full(&self, table: &HashTable<Entry<K>>, now: u64) -> RateDecision {
+    fn when_full(
+        &self,
+        table: &HashTable<Entry<K>>,
+        shard_capacity: usize,
+        now: u64,
+    ) -> RateDecision {
         match self.config.when_full {
             WhenFull::SharedOverflow => {
                 let decision = check_cell(&self.overflow, self.gcra, now);
                 tracing::debug!(
                     admitted = decision.is_admitted(),
-                    shard_capacity = self.shard_capacity,
+                    shard_capacity,
                     "keyed rate limiter full: new key checked against the shared overflow cell"
                 );
                 decision
@@ -299,7 +310,7 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
                 let retry_after = Duration::from_nanos(first_idle.saturating_sub(now));
                 tracing::debug!(
                     ?retry_after,
-                    shard_capacity = self.shard_capacity,
+                    shard_capacity,
                     "keyed rate limiter full: new key refused"
                 );
                 RateDecision::Rejected { retry_after }
@@ -348,10 +359,10 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> KeyedRateLimiter<K, S> {
         self.len() == 0
     }
 
-    /// The most keys tracked at once: `max_keys` rounded up to a multiple of the shard count.
+    /// The most keys tracked at once: exactly `max_keys`.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.shard_capacity * self.shards.len()
+        self.shards.iter().map(|s| s.capacity).sum()
     }
 
     /// Counts for dashboards.
@@ -505,8 +516,10 @@ mod tests {
         fn memory_never_exceeds_the_cap_and_each_key_keeps_its_limit(
             ops in proptest::collection::vec((0u32..40, 0u64..400), 1..400),
             max_keys in 1usize..20,
+            shards in 1usize..40,
         ) {
-            let (l, t) = limiter(max_keys, 2, WhenFull::Reject);
+            let (l, t) = limiter(max_keys, shards, WhenFull::Reject);
+            prop_assert_eq!(l.capacity(), max_keys);
             let mut now = 0u64;
             let mut admitted: std::collections::HashMap<u32, Vec<u64>> = Default::default();
             for (key, gap_ms) in ops {
@@ -514,7 +527,7 @@ mod tests {
                 if l.check(&key, t + Duration::from_millis(now)).is_admitted() {
                     admitted.entry(key).or_default().push(now);
                 }
-                prop_assert!(l.len() <= l.capacity());
+                prop_assert!(l.len() <= max_keys);
             }
             // Per key: at most burst + ⌊w / T⌋ in any window w (T = 1 s, burst 2).
             for times in admitted.values() {

@@ -15,8 +15,10 @@
 //!   `max(max_ejection_time, base_ejection_time)` (300 s); an ejected endpoint comes back at the
 //!   first interval sweep after its time is up; each sweep in which an endpoint is not ejected
 //!   lowers its count of times ejected by one (Envoy's backoff decay);
-//! - at most `max_ejection_percent` (10%) of the endpoints are ejected at once — but, as Envoy
-//!   does, one endpoint may always be ejected when none is (`always_eject_one`, default true);
+//! - at most `max_ejection_percent` (10%) of the endpoints are ejected at once, strictly as
+//!   Envoy enforces it since 1.31: with fewer than ten endpoints the default ejects none, unless
+//!   `always_eject_one` (Envoy's `always_eject_one_host`, default false) lets one endpoint be
+//!   ejected when none is — turn it on for small clusters;
 //! - the panic threshold (50%): when fewer endpoints than that share are routable, all are
 //!   ([`OutlierDetector::routable`]).
 //!
@@ -89,7 +91,8 @@ pub struct OutlierConfig {
     /// The most endpoints ejected at once, in percent of all, in `[0, 100]`. Default 10.
     pub max_ejection_percent: u32,
     /// Whether one endpoint may be ejected when none is, whatever the percentage (Envoy's
-    /// behaviour). Default true.
+    /// `always_eject_one_host`). Default false, as in Envoy: with the default 10% a cluster of
+    /// fewer than ten endpoints then ejects none, so small clusters want this on.
     pub always_eject_one: bool,
     /// Whether success-rate detection ejects. Default true (Envoy's 100%).
     pub enforce_success_rate: bool,
@@ -117,7 +120,7 @@ impl Default for OutlierConfig {
             base_ejection_time: Duration::from_secs(30),
             max_ejection_time: Duration::from_secs(300),
             max_ejection_percent: 10,
-            always_eject_one: true,
+            always_eject_one: false,
             enforce_success_rate: true,
             success_rate_minimum_hosts: 5,
             success_rate_request_volume: 100,
@@ -248,8 +251,10 @@ struct Host {
 ///   `max(max_ejection_time, base_ejection_time)` (300 s); an ejected endpoint comes back at the
 ///   first interval sweep after its time is up; each sweep in which an endpoint is not ejected
 ///   lowers its count of times ejected by one (Envoy's backoff decay);
-/// - at most `max_ejection_percent` (10%) of the endpoints are ejected at once — but, as Envoy
-///   does, one endpoint may always be ejected when none is (`always_eject_one`, default true);
+/// - at most `max_ejection_percent` (10%) of the endpoints are ejected at once, strictly as
+///   Envoy enforces it since 1.31: with fewer than ten endpoints the default ejects none, unless
+///   `always_eject_one` (Envoy's `always_eject_one_host`, default false) lets one endpoint be
+///   ejected when none is — turn it on for small clusters;
 /// - the panic threshold (50%): when fewer endpoints than that share are routable, all are
 ///   ([`OutlierDetector::routable`]).
 ///
@@ -811,7 +816,16 @@ mod tests {
     }
 
     #[test]
-    fn one_endpoint_may_always_be_ejected_unless_told_otherwise() {
+    fn by_default_a_small_cluster_ejects_none_as_envoy_enforces_the_percent() {
+        let (mut d, ids, t) = detector(OutlierConfig::default(), 5);
+        for _ in 0..5 {
+            let _ = d.record(&ids[0], ResponseClass::ServerError, t).unwrap();
+        }
+        assert_eq!(d.ejected_count(), 0);
+    }
+
+    #[test]
+    fn one_endpoint_may_always_be_ejected_when_told_to() {
         for (always, expected) in [(true, 1), (false, 0)] {
             let config = OutlierConfig {
                 always_eject_one: always,

@@ -34,6 +34,8 @@ pub enum BackendOp {
     Codec,
     /// Connecting to the store.
     Connect,
+    /// Checking the store's settings.
+    Config,
 }
 
 impl fmt::Display for BackendOp {
@@ -46,6 +48,7 @@ impl fmt::Display for BackendOp {
             BackendOp::InvalidateTag => "tag invalidation",
             BackendOp::Codec => "codec",
             BackendOp::Connect => "connect",
+            BackendOp::Config => "config",
         })
     }
 }
@@ -156,8 +159,10 @@ where
         Ok(())
     }
 
-    /// Removes every key matching the glob `pattern` (the syntax of
-    /// [`KeyPattern`](crate::KeyPattern), which is Redis's), returning how many.
+    /// Removes every key matching the glob `pattern`, returning how many. The pattern is in
+    /// ha-cache's dialect, [`KeyPattern`](crate::KeyPattern)'s (Redis's `MATCH`), matched
+    /// against the key's bytes as [`KeyPattern::matches_bytes`](crate::KeyPattern::matches_bytes)
+    /// does, so every level of a tiered cache removes the same keys.
     async fn invalidate_pattern(&self, pattern: &str) -> Result<u64, BackendError>;
 
     /// Removes every key stored with `tag`, returning how many.

@@ -10,16 +10,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
 use ha_core::Clock;
 use parking_lot::RwLock;
 
 use crate::builder::Weigher;
 use crate::cache_entry::{CacheEntry, Iter};
-use crate::expiry::{LazyNow, Timer, nanos};
-use crate::listener::{Listener, Removed, notify};
+use crate::expiry::{LazyNow, NEVER, Timer, nanos};
+use crate::listener::{Listener, Removed};
 use crate::shard::{Shard, ShardSettings, Tag, Write};
-use crate::single_flight::{Flights, LoadError, Role};
+use crate::single_flight::{Flights, LoadError, Role, SharedLoad, block_on};
 use crate::{CacheBuilder, CacheConfig, CacheStats, Error, InsertOptions, KeyPattern, Result};
 
 /// A bounded, concurrent, in-process cache with an adaptive W-TinyLFU eviction policy.
@@ -98,9 +97,6 @@ impl<K, V> fmt::Debug for Cache<K, V> {
             .finish_non_exhaustive()
     }
 }
-
-/// The shared future of one async load.
-type AsyncFlight<V, E> = Shared<BoxFuture<'static, Result<V, LoadError<E>>>>;
 
 impl<K, V> Cache<K, V>
 where
@@ -182,7 +178,8 @@ where
 
     fn notify(&self, removed: Removed<K, V>) {
         if !removed.is_empty() {
-            notify(self.inner.listener.as_ref(), removed);
+            // A primary or edge defers listener calls until it has released its own lock.
+            crate::deferred::notify_or_defer(self.inner.listener.as_ref(), removed);
         }
     }
 
@@ -245,6 +242,17 @@ where
         let hash = self.hash(key);
         let mut now = LazyNow::new(&self.inner.timer);
         self.shard(hash).read().peek(hash, key, &mut now)
+    }
+
+    /// The live value of `key` with its remaining time to live (`None`: no deadline) and its
+    /// tags, with no effect on statistics or the policy (for a primary's snapshot).
+    pub(crate) fn peek_entry(&self, key: &K) -> Option<(V, Option<Duration>, Vec<Tag>)> {
+        let hash = self.hash(key);
+        let mut now = LazyNow::new(&self.inner.timer);
+        let (value, expires_at, tags) = self.shard(hash).read().peek_entry(hash, key, &mut now)?;
+        let ttl = (expires_at != NEVER)
+            .then(|| Duration::from_nanos(expires_at.saturating_sub(now.get())));
+        Some((value, ttl, tags))
     }
 
     fn weigh(&self, key: &K, value: &V) -> u32 {
@@ -417,7 +425,11 @@ where
     /// The value of `key`, loading it with `loader` on a miss. Concurrent callers for the same
     /// missing key run one loader and share its value or error ([`LoadError::Failed`]); if that
     /// loader panics its own caller sees the panic and the waiters [`LoadError::Panicked`].
-    /// Flights are told apart by the error type `E` as well as the key.
+    /// Sync and async callers of one key share one flight (a sync caller that joins an async
+    /// load drives it on its own thread, so a load that needs its async runtime's context there
+    /// fails as [`LoadError::Panicked`]); flights are told apart by the error type `E` as well
+    /// as the key. The loader runs outside every lock of the cache, so it may use the cache,
+    /// except to load its own key: that answers [`LoadError::Recursive`].
     ///
     /// ```
     /// use ha_cache::{Cache, LoadError};
@@ -439,7 +451,7 @@ where
             return Ok(value);
         }
         match self.inner.flights.join::<V, E>(&key) {
-            Role::Waiter(flight) => flight.wait(),
+            Role::Waiter(flight) => block_on(flight?),
             Role::Leader(leader) => {
                 // A leader that finished between our miss and our joining left its value.
                 if let Some(value) = self.peek(&key) {
@@ -464,8 +476,10 @@ where
     }
 
     /// The async form of [`get_or_load`](Cache::get_or_load): concurrent callers for the same
-    /// missing key await one load. A panicking load gives every caller [`LoadError::Panicked`].
-    /// If every caller drops its future, the next caller for the key resumes the same load.
+    /// missing key (async or sync) share one load. A panicking load gives every caller
+    /// [`LoadError::Panicked`]. If every caller drops its future, the next caller for the key
+    /// resumes the same load. `loader` is called on the load's first poll, outside every lock
+    /// of the cache, so it may use the cache (but a load that awaits its own key never ends).
     ///
     /// ```
     /// use ha_cache::Cache;
@@ -484,29 +498,30 @@ where
         loader: F,
     ) -> std::result::Result<V, LoadError<E>>
     where
-        F: FnOnce(K) -> Fut,
+        F: FnOnce(K) -> Fut + Send + 'static,
         Fut: Future<Output = std::result::Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
         if let Some(value) = self.get(&key) {
             return Ok(value);
         }
-        let flight = self.inner.flights.shared::<AsyncFlight<V, E>, _, _>(
-            &key,
-            || match self.peek(&key) {
+        let load_key = key.clone();
+        // Only the cache's own code runs under the flights lock: the loader is called when
+        // the load is first polled.
+        let flight = self.inner.flights.join_async::<V, E, _>(&key, || {
+            match self.peek(&key) {
                 // A load that finished between our miss and now left its value.
                 Some(value) => Err(value),
-                None => Ok(self.async_flight(key.clone(), loader(key.clone()))),
-            },
-            Clone::clone,
-        );
+                None => Ok(self.async_flight(key.clone(), async move { loader(load_key).await })),
+            }
+        });
         match flight {
-            Ok(flight) => flight.await,
+            Ok(flight) => flight?.await,
             Err(value) => Ok(value),
         }
     }
 
-    fn async_flight<E, Fut>(&self, key: K, load: Fut) -> AsyncFlight<V, E>
+    fn async_flight<E, Fut>(&self, key: K, load: Fut) -> SharedLoad<V, E>
     where
         Fut: Future<Output = std::result::Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
@@ -540,7 +555,7 @@ where
                 }
             };
             if let Some(cache) = &cache {
-                cache.inner.flights.retire::<AsyncFlight<V, E>>(key);
+                cache.inner.flights.retire::<V, E>(key);
             }
             result
         }

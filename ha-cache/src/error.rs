@@ -47,6 +47,17 @@ pub enum Error {
         /// The version it was given.
         found: u64,
     },
+    /// A Redis backend's key and tag prefixes where one begins the other, so cached keys and
+    /// tag bookkeeping could mix.
+    #[error(
+        "key_prefix {key_prefix:?} and tag_prefix {tag_prefix:?} overlap: neither may begin the other"
+    )]
+    OverlappingPrefixes {
+        /// The key prefix.
+        key_prefix: String,
+        /// The tag prefix.
+        tag_prefix: String,
+    },
     /// A snapshot older than the edge's current version.
     #[error("snapshot at version {snapshot} is older than the edge at version {edge}")]
     StaleSnapshot {

@@ -50,23 +50,47 @@ pub struct LogEntry<K, V> {
     pub change: Change<K, V>,
 }
 
-/// The primary's answer to an edge at some version.
+/// The primary's answer to an edge at some version. Both forms carry the log's
+/// [epoch](InvalidationLog::epoch): an edge that has applied changes of another epoch (the
+/// primary restarted, and its versions started again) reloads whatever the versions say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Changes<K, V> {
     /// Every change after the edge's version, oldest first, and the primary's version.
     Entries {
+        /// The log's epoch.
+        epoch: u64,
         /// The changes, contiguous in version.
         entries: Vec<LogEntry<K, V>>,
         /// The primary's version (the last entry's, or the asked version when none).
         version: u64,
     },
-    /// The log no longer reaches back to the edge's version (or the edge is ahead of the
-    /// primary, which restarted): the edge must clear itself and continue from `version`.
+    /// The log no longer reaches back to the edge's version, or the edge is ahead of the
+    /// primary: the edge must clear itself (or load a snapshot) and continue from `version`.
     Reload {
+        /// The log's epoch.
+        epoch: u64,
         /// The primary's version.
         version: u64,
     },
+}
+
+impl<K, V> Changes<K, V> {
+    /// The epoch of the log that answered.
+    #[must_use]
+    pub fn epoch(&self) -> u64 {
+        match self {
+            Changes::Entries { epoch, .. } | Changes::Reload { epoch, .. } => *epoch,
+        }
+    }
+
+    /// The primary's version.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        match self {
+            Changes::Entries { version, .. } | Changes::Reload { version, .. } => *version,
+        }
+    }
 }
 
 /// A bounded, versioned log of changes.
@@ -77,19 +101,26 @@ pub enum Changes<K, V> {
 /// either every change after `v` or, when the log no longer reaches back to `v + 1`,
 /// [`Changes::Reload`]. This is the replication-log shape of Redis's replication backlog
 /// (`PSYNC` with a partial resync when the backlog still holds the offset, a full resync
-/// otherwise); here a "full resync" is an edge clearing itself, since a cache may always be
-/// empty.
+/// otherwise); here a "full resync" is an edge clearing itself, or loading a snapshot, since a
+/// cache may always be empty.
+///
+/// Versions start again at 1 when a primary restarts with a new log, so a version alone cannot
+/// tell an edge that the changes it applied belong to a log that no longer exists. Each log
+/// therefore has an **epoch**, given at construction and carried in every answer
+/// ([`Changes`]) and snapshot: like Redis's replication ID, which a replica compares before it
+/// trusts an offset. Give every log a fresh epoch — a random number drawn at the primary's
+/// start (`rand::random()`), or a counter kept in durable storage and bumped at each start.
 ///
 /// ```
 /// use ha_cache::{Change, Changes, InvalidationLog};
 ///
-/// let mut log: InvalidationLog<String, u32> = InvalidationLog::new(2)?;
+/// let mut log: InvalidationLog<String, u32> = InvalidationLog::new(2, 0x5eed)?;
 /// let v1 = log.append(Change::Delete { key: "a".into() });
 /// let v2 = log.append(Change::Clear);
 /// let v3 = log.append(Change::InvalidateTag { tag: "red".into() });
 /// assert_eq!((v1, v2, v3), (1, 2, 3));
-/// assert!(matches!(log.changes_since(1), Changes::Entries { ref entries, version: 3 } if entries.len() == 2));
-/// assert_eq!(log.changes_since(0), Changes::Reload { version: 3 }); // entry 1 was truncated
+/// assert!(matches!(log.changes_since(1), Changes::Entries { ref entries, version: 3, .. } if entries.len() == 2));
+/// assert_eq!(log.changes_since(0), Changes::Reload { epoch: 0x5eed, version: 3 }); // entry 1 was truncated
 /// # Ok::<(), ha_cache::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -97,11 +128,14 @@ pub struct InvalidationLog<K, V> {
     entries: VecDeque<LogEntry<K, V>>,
     latest: u64,
     max_entries: usize,
+    epoch: u64,
 }
 
 impl<K: Clone, V: Clone> InvalidationLog<K, V> {
-    /// An empty log at version 0 keeping the newest `max_entries` changes; zero is refused.
-    pub fn new(max_entries: usize) -> Result<InvalidationLog<K, V>> {
+    /// An empty log of `epoch` at version 0 keeping the newest `max_entries` changes; zero is
+    /// refused. `epoch` must differ from every earlier log's that edges may have applied (see
+    /// the type's docs).
+    pub fn new(max_entries: usize, epoch: u64) -> Result<InvalidationLog<K, V>> {
         if max_entries == 0 {
             return Err(ha_core::Error::Zero {
                 name: "max_entries",
@@ -112,6 +146,7 @@ impl<K: Clone, V: Clone> InvalidationLog<K, V> {
             entries: VecDeque::new(),
             latest: 0,
             max_entries,
+            epoch,
         })
     }
 
@@ -150,11 +185,13 @@ impl<K: Clone, V: Clone> InvalidationLog<K, V> {
                 "edge ahead of the log"
             );
             return Changes::Reload {
+                epoch: self.epoch,
                 version: self.latest,
             };
         }
         if version == self.latest {
             return Changes::Entries {
+                epoch: self.epoch,
                 entries: Vec::new(),
                 version,
             };
@@ -163,14 +200,22 @@ impl<K: Clone, V: Clone> InvalidationLog<K, V> {
         if version + 1 < oldest {
             tracing::debug!(edge = version, oldest, "log no longer reaches the edge");
             return Changes::Reload {
+                epoch: self.epoch,
                 version: self.latest,
             };
         }
         let skip = (version + 1 - oldest) as usize;
         Changes::Entries {
+            epoch: self.epoch,
             entries: self.entries.iter().skip(skip).cloned().collect(),
             version: self.latest,
         }
+    }
+
+    /// The log's epoch, given at construction.
+    #[must_use]
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The version of the newest change (0 before any).

@@ -5,14 +5,33 @@ use std::hash::Hash;
 
 use parking_lot::Mutex;
 
-use crate::{Cache, Change, Changes, InsertOptions, InvalidationLog, KeyPattern, Result, Snapshot};
+use crate::deferred::Deferral;
+use crate::{
+    Cache, Change, Changes, InsertOptions, InvalidationLog, KeyPattern, Result, Snapshot,
+    SnapshotEntry,
+};
 
 /// A primary cache: writes go to its [`Cache`] and, under the same lock and in the same order,
 /// to its [`InvalidationLog`], so the log replays to exactly the primary's contents. Edges
 /// ([`Edge`](crate::Edge)) ask it [`changes_since`](Primary::changes_since) their version.
 ///
 /// Reads go straight to the cache ([`Primary::cache`]); only writes take the log lock. The
-/// cache's eviction listener runs under that lock, so it must not write to the primary.
+/// cache's eviction listener is called after that lock is released, so it may use the primary
+/// (read its version, even write).
+///
+/// Every primary has an epoch (see [`InvalidationLog`]): give each start of a primary a new
+/// one, so edges that synced from the previous run notice and reload instead of trusting
+/// versions that now name other changes.
+///
+/// ```
+/// use ha_cache::{Cache, Primary};
+///
+/// let epoch = 0x9e37_79b9; // at a real start: rand::random(), or a persisted counter
+/// let primary = Primary::new(Cache::<String, u32>::builder(1_000).build()?, 128, epoch)?;
+/// assert_eq!(primary.set("a".into(), 1)?, 1);
+/// assert_eq!(primary.epoch(), epoch);
+/// # Ok::<(), ha_cache::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Primary<K, V> {
     cache: Cache<K, V>,
@@ -24,11 +43,13 @@ where
     K: Hash + Eq + Clone + Send + Sync + AsRef<str> + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// A primary over `cache` keeping the newest `log_entries` changes (zero is refused).
-    pub fn new(cache: Cache<K, V>, log_entries: usize) -> Result<Primary<K, V>> {
+    /// A primary over `cache` (which should start empty) keeping the newest `log_entries`
+    /// changes (zero is refused), in log epoch `epoch`.
+    pub fn new(cache: Cache<K, V>, log_entries: usize, epoch: u64) -> Result<Primary<K, V>> {
+        tracing::debug!(log_entries, epoch, "primary started");
         Ok(Primary {
             cache,
-            log: Mutex::new(InvalidationLog::new(log_entries)?),
+            log: Mutex::new(InvalidationLog::new(log_entries, epoch)?),
         })
     }
 
@@ -40,6 +61,7 @@ where
     /// Sets `key` to `value` with its own TTL and tags; returns the change's version. A refused
     /// insert (zero TTL, too heavy) changes nothing and logs nothing.
     pub fn set_with(&self, key: K, value: V, options: &InsertOptions) -> Result<u64> {
+        let _listeners_after_unlock = Deferral::start();
         let mut log = self.log.lock();
         self.cache
             .insert_with(key.clone(), value.clone(), options)?;
@@ -53,6 +75,7 @@ where
 
     /// Removes `key`; returns the change's version.
     pub fn delete(&self, key: &K) -> u64 {
+        let _listeners_after_unlock = Deferral::start();
         let mut log = self.log.lock();
         self.cache.remove(key);
         log.append(Change::Delete { key: key.clone() })
@@ -62,6 +85,7 @@ where
     /// pattern is refused and logs nothing.
     pub fn invalidate_pattern(&self, pattern: &str) -> Result<u64> {
         let compiled = KeyPattern::new(pattern)?;
+        let _listeners_after_unlock = Deferral::start();
         let mut log = self.log.lock();
         self.cache
             .invalidate_matching(|key| compiled.matches(key.as_ref()));
@@ -72,6 +96,7 @@ where
 
     /// Removes the keys stored with `tag`; returns the change's version.
     pub fn invalidate_tag(&self, tag: &str) -> u64 {
+        let _listeners_after_unlock = Deferral::start();
         let mut log = self.log.lock();
         self.cache.invalidate_tag(tag);
         log.append(Change::InvalidateTag {
@@ -81,6 +106,7 @@ where
 
     /// Removes everything; returns the change's version.
     pub fn clear(&self) -> u64 {
+        let _listeners_after_unlock = Deferral::start();
         let mut log = self.log.lock();
         self.cache.clear();
         log.append(Change::Clear)
@@ -92,17 +118,30 @@ where
         self.log.lock().changes_since(version)
     }
 
-    /// The primary's values of `keys` (those it holds) and the version they are current at,
-    /// read under the log lock so no write falls between them; for warming an edge after a
-    /// reload with [`Edge::apply_snapshot`](crate::Edge::apply_snapshot). The cache cannot be
-    /// listed, so the caller names the keys (its hot set, or the edge's recent misses).
+    /// The primary's entries for `keys` (those it holds, each with its remaining time to live
+    /// and its tags) and the epoch and version they are current at, read under the log lock so
+    /// no write falls between them; for warming an edge with
+    /// [`Edge::apply_snapshot`](crate::Edge::apply_snapshot). The cache cannot be listed, so
+    /// the caller names the keys (its hot set, or the keys an edge held when it reloaded:
+    /// [`Edge::sync_with_primary`](crate::Edge::sync_with_primary) does that).
     pub fn snapshot(&self, keys: impl IntoIterator<Item = K>) -> Snapshot<K, V> {
+        // The caller's iterator runs before the lock is taken: it may use the primary.
+        let keys: Vec<K> = keys.into_iter().collect();
         let log = self.log.lock();
         let entries = keys
             .into_iter()
-            .filter_map(|key| self.cache.peek(&key).map(|value| (key, value)))
+            .filter_map(|key| {
+                let (value, ttl, tags) = self.cache.peek_entry(&key)?;
+                Some(SnapshotEntry {
+                    key,
+                    value,
+                    ttl,
+                    tags: tags.iter().map(|t| t.to_string()).collect(),
+                })
+            })
             .collect();
         Snapshot {
+            epoch: log.epoch(),
             version: log.latest_version(),
             entries,
         }
@@ -117,6 +156,12 @@ where
     #[must_use]
     pub fn version(&self) -> u64 {
         self.log.lock().latest_version()
+    }
+
+    /// The log's epoch.
+    #[must_use]
+    pub fn epoch(&self) -> u64 {
+        self.log.lock().epoch()
     }
 
     /// The primary's cache, for reads.

@@ -802,6 +802,29 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         (!self.is_expired(slot, now)).then(|| self.entry(slot).value.clone())
     }
 
+    /// The live entry of `key` with its time-to-live deadline ([`NEVER`] for none) and its
+    /// tags, with no effect on statistics or the policy (for a primary's snapshot).
+    pub(crate) fn peek_entry<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: &mut LazyNow<'_>,
+    ) -> Option<(V, u64, Vec<Tag>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.find(hash, key)?;
+        if self.is_expired(slot, now) {
+            return None;
+        }
+        let tags = self
+            .entry_tags
+            .get(&slot)
+            .map_or_else(Vec::new, |tags| tags.to_vec());
+        Some((self.entry(slot).value.clone(), self.deadline_of(slot), tags))
+    }
+
     /// Inserts or overwrites `key`. An entry heavier than the cache's largest entry weight is
     /// not stored: a previous value is removed, and the new one reported as evicted for size.
     pub(crate) fn insert(

@@ -99,6 +99,41 @@ struct Stripe {
     finished: AtomicU64,
 }
 
+/// A write in progress on one stripe (or all): counted finished when dropped — also when the
+/// caller drops the write's future before L2 answers, so a cancelled write never leaves its
+/// stripes looking busy (which would make every later load of them skip L1).
+struct Writing<'a> {
+    stripes: &'a [Stripe],
+    /// The stripe, or `None` for all.
+    stripe: Option<usize>,
+}
+
+impl<'a> Writing<'a> {
+    fn one(stripes: &'a [Stripe], stripe: usize) -> Writing<'a> {
+        Writing {
+            stripes,
+            stripe: Some(stripe),
+        }
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        match self.stripe {
+            Some(stripe) => {
+                if let Some(s) = self.stripes.get(stripe) {
+                    s.finished.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            None => {
+                for s in self.stripes {
+                    s.finished.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
 /// A stripe's counts when a load began.
 #[derive(Debug, Clone, Copy)]
 struct Guard {
@@ -290,9 +325,11 @@ where
         check_ttl(options)?;
         let inner = &self.inner;
         let guard = inner.begin_write(inner.stripe(&key));
+        let _finished = Writing::one(&inner.stripes, guard.stripe);
         let l2_options = inner.l2_options(options);
         let written = inner.l2.set(&key, &value, &l2_options).await;
-        let outcome = match written {
+        // The stripes' writes count as finished when `_finished` drops, after this.
+        match written {
             Ok(()) => {
                 inner.fill_after_write(key, value, options, &guard);
                 Ok(())
@@ -303,9 +340,7 @@ where
                 inner.l1.remove(&key);
                 Err(err.into())
             }
-        };
-        inner.end_write(&guard);
-        outcome
+        }
     }
 
     /// Writes every pair with one [`Backend::set_many`], then to or out of L1 by the
@@ -317,13 +352,18 @@ where
         stripes.sort_unstable();
         stripes.dedup();
         let guards: Vec<Guard> = stripes.iter().map(|&s| inner.begin_write(s)).collect();
+        let _finished: Vec<Writing<'_>> = guards
+            .iter()
+            .map(|g| Writing::one(&inner.stripes, g.stripe))
+            .collect();
         let guard_of = |key: &K| {
             let stripe = inner.stripe(key);
             guards.iter().find(|g| g.stripe == stripe)
         };
         let l2_options = inner.l2_options(&InsertOptions::new());
         let written = inner.l2.set_many(&entries, &l2_options).await;
-        let outcome = match written {
+        // The stripes' writes count as finished when `_finished` drops, after this.
+        match written {
             Ok(()) => {
                 for (key, value) in entries {
                     match guard_of(&key) {
@@ -345,20 +385,16 @@ where
                 }
                 Err(err.into())
             }
-        };
-        for guard in &guards {
-            inner.end_write(guard);
         }
-        outcome
     }
 
     /// Deletes `key` from L2 and L1; whether L2 held it. L1 forgets it even if L2 fails.
     pub async fn delete(&self, key: &K) -> Result<bool, TierError> {
         let inner = &self.inner;
         let guard = inner.begin_write(inner.stripe(key));
+        let _finished = Writing::one(&inner.stripes, guard.stripe);
         let deleted = inner.l2.delete(key).await;
         inner.l1.remove(key);
-        inner.end_write(&guard);
         deleted.map_err(|err| {
             TierCounters::bump(&inner.counters.l2_errors);
             err.into()
@@ -371,13 +407,23 @@ where
     /// L1 is cleared whole because a value a read brought up from L2 or the origin does not
     /// carry the tags it was written with (the [`Backend`] returns values only), so L1 cannot
     /// tell which of its entries the tag covers; the next reads refill it from L2.
+    ///
+    /// The trade-off: exact L1 invalidation would need the tags with every value read, and no
+    /// store gives them cheaply — Redis would read a second structure (the key's tag record)
+    /// on every `GET`, and `MGET` would become a script, slowing the hottest path to speed up a
+    /// rare one. Asking L2 which keys it removed is not enough either: a key whose L2 copy
+    /// expired or was evicted (Redis under `maxmemory`) is no longer listed under its tags
+    /// while L1 may still hold it. So a tag invalidation costs a burst of L2 reads as L1
+    /// refills; keep tag invalidations rare next to reads, or use
+    /// [`invalidate_pattern`](TieredCache::invalidate_pattern), which L1 applies exactly
+    /// because it matches keys, not tags.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, TierError> {
         let inner = &self.inner;
-        inner.begin_all();
+        let finished = inner.begin_all();
         let removed = inner.l2.invalidate_tag(tag).await;
         let l1 = inner.l1.len();
         inner.l1.clear();
-        inner.end_all();
+        drop(finished);
         tracing::debug!(tag, l1, l2 = ?removed.as_ref().ok(), "tiered tag invalidation");
         removed.map_err(|err| {
             TierCounters::bump(&inner.counters.l2_errors);
@@ -479,12 +525,12 @@ where
     pub async fn invalidate_pattern(&self, pattern: &str) -> Result<u64, TierError> {
         let compiled = crate::KeyPattern::new(pattern)?;
         let inner = &self.inner;
-        inner.begin_all();
+        let finished = inner.begin_all();
         let removed = inner.l2.invalidate_pattern(pattern).await;
         let l1 = inner
             .l1
             .invalidate_matching(|key| compiled.matches(key.as_ref()));
-        inner.end_all();
+        drop(finished);
         tracing::debug!(pattern, l1, l2 = ?removed.as_ref().ok(), "tiered pattern invalidation");
         removed.map_err(|err| {
             TierCounters::bump(&inner.counters.l2_errors);
@@ -553,12 +599,6 @@ where
         }
     }
 
-    fn end_write(&self, guard: &Guard) {
-        self.stripes[guard.stripe]
-            .finished
-            .fetch_add(1, Ordering::SeqCst);
-    }
-
     /// Whether another write of the guard's stripe ran alongside this one: running when it
     /// began, or begun since. Two such writes may land in L2 in one order and in L1 in the
     /// other, so neither may fill L1.
@@ -567,15 +607,14 @@ where
         guard.started != guard.finished || started != guard.started + 1
     }
 
-    fn begin_all(&self) {
+    /// Counts a write of every stripe as started, until the returned value is dropped.
+    fn begin_all(&self) -> Writing<'_> {
         for s in self.stripes.iter() {
             s.started.fetch_add(1, Ordering::SeqCst);
         }
-    }
-
-    fn end_all(&self) {
-        for s in self.stripes.iter() {
-            s.finished.fetch_add(1, Ordering::SeqCst);
+        Writing {
+            stripes: &self.stripes,
+            stripe: None,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use ha_cache::{
     Cache, Change, Changes, Edge, Error, InsertOptions, InvalidationLog, LogEntry, Primary,
-    Snapshot, SyncOutcome,
+    Snapshot, SnapshotEntry, SyncOutcome,
 };
 use proptest::prelude::*;
 
@@ -27,6 +27,8 @@ enum Op {
     Clear,
     Sync(usize),
     Truncate(usize),
+    /// The primary restarts: a new, empty cache and log with a new epoch.
+    Restart,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,11 +41,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Clear),
         4 => (0..3usize).prop_map(Op::Sync),
         1 => (0..4usize).prop_map(Op::Truncate),
+        1 => Just(Op::Restart),
     ]
 }
 
 fn primary(log_entries: usize) -> Primary<String, u32> {
-    Primary::new(Cache::builder(1_000).build().unwrap(), log_entries).unwrap()
+    primary_of_epoch(log_entries, 1)
+}
+
+fn primary_of_epoch(log_entries: usize, epoch: u64) -> Primary<String, u32> {
+    Primary::new(Cache::builder(1_000).build().unwrap(), log_entries, epoch).unwrap()
 }
 
 /// Every key the edge holds has the primary's value.
@@ -68,7 +75,8 @@ proptest! {
         log_entries in 1usize..12,
         edge_capacity in prop_oneof![Just(3u64), Just(100u64)],
     ) {
-        let primary = primary(log_entries);
+        let mut primary = primary(log_entries);
+        let mut epoch = 1;
         let edges: Vec<Edge<String, u32>> = (0..3)
             .map(|_| Edge::new(Cache::builder(edge_capacity).shards(1).build().unwrap()))
             .collect();
@@ -96,6 +104,12 @@ proptest! {
                 }
                 Op::Truncate(keep) => {
                     primary.truncate_log(keep);
+                    None
+                }
+                Op::Restart => {
+                    epoch += 1;
+                    primary = primary_of_epoch(log_entries, epoch);
+                    last_version = 0;
                     None
                 }
             };
@@ -128,7 +142,7 @@ proptest! {
         max_entries in 1usize..20,
         asked in 0u64..70,
     ) {
-        let mut log: InvalidationLog<String, u32> = InvalidationLog::new(max_entries).unwrap();
+        let mut log: InvalidationLog<String, u32> = InvalidationLog::new(max_entries, 7).unwrap();
         for i in 0..appends {
             let v = log.append(Change::Delete { key: i.to_string() });
             prop_assert_eq!(v, i as u64 + 1);
@@ -137,14 +151,15 @@ proptest! {
         prop_assert!(log.len() <= max_entries);
         let latest = log.latest_version();
         match log.changes_since(asked) {
-            Changes::Entries { entries, version } => {
+            Changes::Entries { epoch, entries, version } => {
+                prop_assert_eq!(epoch, 7);
                 prop_assert_eq!(version, latest.max(asked.min(latest)));
                 let versions: Vec<u64> = entries.iter().map(|e| e.version).collect();
                 let want: Vec<u64> = (asked + 1..=latest).collect();
                 prop_assert_eq!(versions, want);
             }
-            Changes::Reload { version } => {
-                prop_assert_eq!(version, latest);
+            Changes::Reload { epoch, version } => {
+                prop_assert_eq!((epoch, version), (7, latest));
                 let reaches = log.oldest_version().is_some_and(|o| o <= asked + 1);
                 prop_assert!(asked > latest || !reaches);
             }
@@ -156,6 +171,7 @@ proptest! {
 fn a_gap_in_the_changes_is_refused_and_nothing_is_applied() {
     let edge: Edge<String, u32> = Edge::new(Cache::builder(10).build().unwrap());
     let gap = Changes::Entries {
+        epoch: 1,
         entries: vec![LogEntry {
             version: 2,
             change: Change::Set {
@@ -179,6 +195,7 @@ fn a_gap_in_the_changes_is_refused_and_nothing_is_applied() {
     assert_eq!(edge.version(), 0);
     assert!(edge.cache().is_empty());
     let missing_tail = Changes::<String, u32>::Entries {
+        epoch: 1,
         entries: vec![],
         version: 5,
     };
@@ -217,13 +234,18 @@ fn an_edge_ahead_of_a_restarted_primary_reloads() {
         old.set(format!("k{i}"), i).unwrap();
     }
     edge.sync_with_primary(&old).unwrap();
-    let restarted = primary(10);
+    let restarted = primary_of_epoch(10, 2);
     restarted.set("k0".into(), 99).unwrap();
     assert_eq!(
         edge.sync_with_primary(&restarted).unwrap(),
-        SyncOutcome::Reloaded { version: 1 }
+        SyncOutcome::Reloaded {
+            version: 1,
+            warmed: 1
+        }
     );
-    assert!(edge.cache().is_empty());
+    // Warmed from a snapshot of the keys it held: only k0 is still on the primary.
+    assert_eq!(edge.cache().len(), 1);
+    assert_eq!(edge.get("k0"), Some(99));
     restarted.set("k1".into(), 7).unwrap();
     edge.sync_with_primary(&restarted).unwrap();
     assert_eq!(edge.get("k1"), Some(7));
@@ -233,13 +255,20 @@ fn an_edge_ahead_of_a_restarted_primary_reloads() {
 fn snapshots_warm_a_reloaded_edge_and_stale_ones_are_refused() {
     let edge: Edge<String, u32> = Edge::new(Cache::builder(10).build().unwrap());
     edge.apply_snapshot(Snapshot {
+        epoch: 1,
         version: 4,
-        entries: vec![("a".into(), 1)],
+        entries: vec![SnapshotEntry {
+            key: "a".into(),
+            value: 1,
+            ttl: None,
+            tags: vec![],
+        }],
     })
     .unwrap();
     assert_eq!((edge.version(), edge.get("a")), (4, Some(1)));
     let err = edge
         .apply_snapshot(Snapshot {
+            epoch: 1,
             version: 3,
             entries: vec![],
         })
@@ -261,7 +290,7 @@ fn the_primary_refuses_bad_input_without_logging_it() {
     let zero = InsertOptions::new().ttl(std::time::Duration::ZERO);
     assert!(primary.set_with("a".into(), 1, &zero).is_err());
     assert_eq!(primary.version(), 0);
-    assert!(Primary::<String, u32>::new(Cache::builder(10).build().unwrap(), 0).is_err());
+    assert!(Primary::<String, u32>::new(Cache::builder(10).build().unwrap(), 0, 1).is_err());
 }
 
 #[test]
@@ -273,7 +302,7 @@ fn a_reloaded_edge_warmed_from_a_primary_snapshot_matches_the_primary() {
     }
     assert!(matches!(
         edge.sync_with_primary(&primary).unwrap(),
-        SyncOutcome::Reloaded { version: 8 }
+        SyncOutcome::Reloaded { version: 8, .. }
     ));
     let snapshot = primary.snapshot([
         "user:1".to_string(),
@@ -288,4 +317,234 @@ fn a_reloaded_edge_warmed_from_a_primary_snapshot_matches_the_primary() {
     edge.sync_with_primary(&primary).unwrap();
     assert_eq!(edge.get("user:1"), Some(100));
     assert_no_stale(&edge, &primary);
+}
+
+#[test]
+fn an_edge_behind_a_restarted_primary_with_a_higher_version_reloads() {
+    // The edge is at version 10 of the old primary; the new primary makes 12 changes, among
+    // them deleting a key the edge holds. Versions alone would hand the edge only 11 and 12.
+    let old = primary_of_epoch(100, 1);
+    let edge: Edge<String, u32> = Edge::new(Cache::builder(100).build().unwrap());
+    for i in 0..10 {
+        old.set(format!("k{i}"), i).unwrap();
+    }
+    edge.sync_with_primary(&old).unwrap();
+    assert_eq!((edge.epoch(), edge.version()), (Some(1), 10));
+    let restarted = primary_of_epoch(100, 2);
+    restarted.set("k0".into(), 0).unwrap();
+    restarted.delete(&"k0".to_string());
+    for i in 1..11 {
+        restarted.set(format!("k{i}"), 100 + i).unwrap();
+    }
+    assert_eq!(restarted.version(), 12);
+    let outcome = edge.sync_with_primary(&restarted).unwrap();
+    assert_eq!(
+        outcome,
+        SyncOutcome::Reloaded {
+            version: 12,
+            warmed: 9
+        }
+    );
+    assert_eq!(edge.epoch(), Some(2));
+    assert_eq!(edge.get("k0"), None, "deleted on the restarted primary");
+    assert_eq!(edge.get("k5"), Some(105));
+    assert_no_stale(&edge, &restarted);
+    // An answer of another epoch given by hand (the sans-IO path) reloads too.
+    let other = primary_of_epoch(100, 3);
+    other.set("z".into(), 1).unwrap();
+    let outcome = edge.apply(other.changes_since(edge.version())).unwrap();
+    assert_eq!(
+        outcome,
+        SyncOutcome::Reloaded {
+            version: 1,
+            warmed: 0
+        }
+    );
+    assert!(edge.cache().is_empty());
+    let mut keys = edge.take_reload_keys();
+    keys.sort();
+    assert_eq!(keys.len(), 9);
+    edge.apply_snapshot(other.snapshot(keys)).unwrap();
+    assert!(edge.cache().is_empty());
+    assert_eq!((edge.epoch(), edge.version()), (Some(3), 1));
+}
+
+#[test]
+fn a_warmed_edge_keeps_the_primarys_tags_and_ttls() {
+    use std::time::Duration;
+    let clock = ha_core::ManualClock::new();
+    let cache = |capacity| {
+        Cache::builder(capacity)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let primary: Primary<String, u32> = Primary::new(cache(100), 100, 1).unwrap();
+    let edge: Edge<String, u32> = Edge::new(cache(100));
+    let tagged = InsertOptions::new().tag("red").tag("blue");
+    let short = InsertOptions::new().ttl(Duration::from_secs(10));
+    primary.set_with("tagged".into(), 1, &tagged).unwrap();
+    primary.set_with("short".into(), 2, &short).unwrap();
+    primary.set("plain".into(), 3).unwrap();
+    clock.advance(Duration::from_secs(4));
+    let snapshot = primary.snapshot(["tagged".into(), "short".into(), "plain".into()]);
+    let short_entry = snapshot.entries.iter().find(|e| e.key == "short").unwrap();
+    assert_eq!(short_entry.ttl, Some(Duration::from_secs(6)));
+    let tagged_entry = snapshot.entries.iter().find(|e| e.key == "tagged").unwrap();
+    assert_eq!(
+        tagged_entry.tags,
+        vec!["blue".to_string(), "red".to_string()]
+    );
+    edge.apply_snapshot(snapshot).unwrap();
+    assert_eq!(edge.get("tagged"), Some(1));
+
+    // The primary invalidates the tag: the warmed edge must drop the key too.
+    primary.invalidate_tag("blue");
+    edge.sync_with_primary(&primary).unwrap();
+    assert_eq!(edge.get("tagged"), None, "the snapshot kept the tag");
+    // The entry had 6 s left on the primary: the edge expires it then, not never.
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(edge.get("short"), Some(2));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(edge.get("short"), None, "the snapshot kept the TTL");
+    assert_eq!(primary.cache().get("short"), None);
+    assert_eq!(edge.get("plain"), Some(3));
+}
+
+/// Runs `f` on a thread and fails the test if it does not finish within 10 s (a deadlock).
+fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what}: no answer within 10 s (deadlock)"))
+}
+
+#[test]
+fn a_primary_listener_that_calls_the_primary_does_not_deadlock() {
+    use std::sync::{Arc, Mutex, OnceLock};
+    let seen = within_10s("primary listener", || {
+        let slot: Arc<OnceLock<Arc<Primary<String, u32>>>> = Arc::new(OnceLock::new());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (listener_slot, listener_seen) = (slot.clone(), seen.clone());
+        let cache = Cache::builder(2)
+            .shards(1)
+            .eviction_listener(move |key: String, _value: u32, cause| {
+                let primary = listener_slot.get().unwrap();
+                // Reads the primary's version, and writes to it.
+                let version = primary.version();
+                listener_seen
+                    .lock()
+                    .unwrap()
+                    .push((key.clone(), cause, version));
+                if key == "b" {
+                    primary.delete(&"x".to_string());
+                }
+            })
+            .build()
+            .unwrap();
+        let primary = Arc::new(Primary::new(cache, 100, 1).unwrap());
+        assert!(slot.set(primary.clone()).is_ok());
+        primary.set("a".into(), 1).unwrap();
+        primary.set("a".into(), 2).unwrap(); // replaced
+        primary.set("b".into(), 1).unwrap();
+        primary.delete(&"b".to_string());
+        primary.clear();
+        seen.lock().unwrap().clone()
+    });
+    assert!(seen.len() >= 3, "{seen:?}");
+    // Each call came after the write that caused it was logged.
+    assert_eq!(seen[0].2, 2);
+}
+
+#[test]
+fn an_edge_listener_that_calls_the_edge_does_not_deadlock() {
+    use std::sync::{Arc, Mutex, OnceLock};
+    let seen = within_10s("edge listener", || {
+        let slot: Arc<OnceLock<Arc<Edge<String, u32>>>> = Arc::new(OnceLock::new());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (listener_slot, listener_seen) = (slot.clone(), seen.clone());
+        let cache = Cache::builder(2)
+            .shards(1)
+            .eviction_listener(move |key: String, _value: u32, cause| {
+                let edge = listener_slot.get().unwrap();
+                listener_seen
+                    .lock()
+                    .unwrap()
+                    .push((key, cause, edge.version()));
+            })
+            .build()
+            .unwrap();
+        let edge = Arc::new(Edge::new(cache));
+        assert!(slot.set(edge.clone()).is_ok());
+        let primary = primary(2);
+        for i in 0..4 {
+            primary.set(format!("k{i}"), i).unwrap();
+        }
+        edge.apply(primary.changes_since(0)).unwrap(); // reload: truncated
+        primary.set("k0".into(), 1).unwrap();
+        primary.set("k0".into(), 2).unwrap();
+        edge.sync_with_primary(&primary).unwrap();
+        primary.clear();
+        edge.sync_with_primary(&primary).unwrap();
+        seen.lock().unwrap().clone()
+    });
+    assert!(!seen.is_empty());
+}
+
+#[test]
+fn answers_with_versions_near_the_top_of_u64_are_applied_or_refused_without_panicking() {
+    let edge: Edge<String, u32> = Edge::new(Cache::builder(10).build().unwrap());
+    let set = |version| LogEntry {
+        version,
+        change: Change::Set {
+            key: "a".into(),
+            value: 1,
+            ttl: None,
+            tags: vec![],
+        },
+    };
+    edge.apply(Changes::Reload {
+        epoch: 1,
+        version: u64::MAX - 1,
+    })
+    .unwrap();
+    let last = Changes::Entries {
+        epoch: 1,
+        entries: vec![set(u64::MAX)],
+        version: u64::MAX,
+    };
+    assert_eq!(
+        edge.apply(last.clone()).unwrap(),
+        SyncOutcome::Applied {
+            applied: 1,
+            version: u64::MAX
+        }
+    );
+    assert_eq!(edge.get("a"), Some(1));
+    // At the top: nothing can follow, a repeat is skipped, nothing overflows.
+    assert!(matches!(
+        edge.apply(last).unwrap(),
+        SyncOutcome::Applied { applied: 0, .. }
+    ));
+    let empty = Changes::<String, u32>::Entries {
+        epoch: 1,
+        entries: vec![],
+        version: u64::MAX,
+    };
+    assert!(edge.apply(empty).is_ok());
+}
+
+#[test]
+fn a_snapshot_key_iterator_may_use_the_primary() {
+    let primary = std::sync::Arc::new(primary(10));
+    primary.set("a".into(), 1).unwrap();
+    let inside = primary.clone();
+    let snapshot = within_10s("snapshot iterator", move || {
+        inside.snapshot(["a".to_string()].into_iter().inspect(|_| {
+            let _ = inside.version();
+        }))
+    });
+    assert_eq!(snapshot.entries.len(), 1);
 }

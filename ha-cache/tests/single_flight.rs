@@ -160,3 +160,120 @@ fn an_abandoned_async_load_is_resumed_by_the_next_caller() {
 }
 
 use std::future::Future;
+
+/// Runs `f` on a thread and fails the test if it does not finish within 10 s (a deadlock).
+fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what}: no answer within 10 s (deadlock)"))
+}
+
+#[test]
+fn an_async_loader_that_loads_another_key_of_the_same_cache_does_not_deadlock() {
+    let cache: Cache<u32, u32> = Cache::builder(100).build().unwrap();
+    let value = within_10s("re-entrant async loader", move || {
+        let inner = cache.clone();
+        block_on(cache.get_or_load_async(1, move |_| {
+            // The loader closure itself uses the cache (sync), and so does its future (async).
+            let two = inner.get_or_load(2, |_| Ok::<_, DbDown>(2)).unwrap();
+            async move {
+                let three = inner
+                    .get_or_load_async(3, |_| async { Ok::<_, DbDown>(3) })
+                    .await
+                    .unwrap();
+                Ok::<_, DbDown>(two + three)
+            }
+        }))
+    });
+    assert_eq!(value.unwrap(), 5);
+}
+
+#[test]
+fn a_sync_loader_that_loads_other_keys_works_and_its_own_key_is_refused() {
+    let cache: Cache<u32, u32> = Cache::builder(100).build().unwrap();
+    let inner = cache.clone();
+    let (value, own) = within_10s("re-entrant sync loader", move || {
+        let mut own = None;
+        let value = cache.get_or_load(1, |_| {
+            own = Some(inner.get_or_load(1, |_| Ok::<_, DbDown>(99)));
+            let async_own = block_on(inner.get_or_load_async(1, |_| async { Ok::<_, DbDown>(98) }));
+            assert!(matches!(async_own, Err(LoadError::Recursive)));
+            Ok::<_, DbDown>(inner.get_or_load(2, |_| Ok::<_, DbDown>(2)).unwrap() + 1)
+        });
+        (value, own)
+    });
+    assert_eq!(value.unwrap(), 3);
+    assert!(matches!(own, Some(Err(LoadError::Recursive))));
+}
+
+#[test]
+fn an_async_caller_joins_a_sync_load_of_the_same_key() {
+    let cache: Cache<u32, u32> = Cache::builder(100).build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let leader = {
+        let (cache, runs) = (cache.clone(), runs.clone());
+        thread::spawn(move || {
+            cache.get_or_load(5, |_| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                entered_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok::<_, DbDown>(50)
+            })
+        })
+    };
+    entered_rx.recv().unwrap(); // the sync leader is inside its loader
+    let runs2 = runs.clone();
+    let mut waiter = Box::pin(cache.get_or_load_async(5, move |_| {
+        runs2.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, DbDown>(51) }
+    }));
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(
+        waiter.as_mut().poll(&mut cx).is_pending(),
+        "joined the sync flight"
+    );
+    release_tx.send(()).unwrap();
+    assert_eq!(leader.join().unwrap().unwrap(), 50);
+    assert_eq!(block_on(waiter).unwrap(), 50); // the leader has finished: ready at once
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_sync_caller_joins_and_drives_an_async_load_of_the_same_key() {
+    let cache: Cache<u32, u32> = Cache::builder(100).build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = oneshot::channel::<()>();
+    let runs1 = runs.clone();
+    let mut first = Box::pin(cache.get_or_load_async(6, move |_| {
+        runs1.fetch_add(1, Ordering::SeqCst);
+        async move {
+            rx.await.unwrap();
+            Ok::<_, DbDown>(60)
+        }
+    }));
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    drop(first); // nobody drives the async load any more: the sync caller must
+    let sync = {
+        let (cache, runs) = (cache.clone(), runs.clone());
+        thread::spawn(move || {
+            cache.get_or_load(6, |_| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, DbDown>(61)
+            })
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    tx.send(()).unwrap();
+    let value = within_10s("sync waiter", move || sync.join().unwrap());
+    assert_eq!(value.unwrap(), 60);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.get(&6), Some(60));
+}

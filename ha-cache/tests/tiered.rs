@@ -480,3 +480,86 @@ fn a_tag_invalidation_reaches_values_that_reads_brought_into_l1() {
         assert_eq!(cache.get(&k("t1")).await.unwrap(), None);
     });
 }
+
+/// A memory L2 whose writes and invalidations hang while `stall` is set.
+#[derive(Debug, Clone)]
+struct Stalling {
+    inner: MemoryBackend<String, String>,
+    stall: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Stalling {
+    async fn wait(&self) {
+        if self.stall.load(Ordering::SeqCst) {
+            futures::future::pending::<()>().await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend<String, String> for Stalling {
+    async fn get(&self, key: &String) -> Result<Option<String>, ha_cache::BackendError> {
+        self.inner.get(key).await
+    }
+    async fn set(
+        &self,
+        key: &String,
+        value: &String,
+        options: &InsertOptions,
+    ) -> Result<(), ha_cache::BackendError> {
+        self.wait().await;
+        self.inner.set(key, value, options).await
+    }
+    async fn delete(&self, key: &String) -> Result<bool, ha_cache::BackendError> {
+        self.wait().await;
+        self.inner.delete(key).await
+    }
+    async fn invalidate_pattern(&self, pattern: &str) -> Result<u64, ha_cache::BackendError> {
+        self.wait().await;
+        self.inner.invalidate_pattern(pattern).await
+    }
+    async fn invalidate_tag(&self, tag: &str) -> Result<u64, ha_cache::BackendError> {
+        self.wait().await;
+        self.inner.invalidate_tag(tag).await
+    }
+}
+
+#[test]
+fn a_write_whose_future_is_dropped_does_not_keep_later_loads_out_of_l1() {
+    let l2 = Stalling {
+        inner: MemoryBackend::new(),
+        stall: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+    };
+    let cache = TieredCache::builder(Cache::builder(100), l2.clone())
+        .build()
+        .unwrap();
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    {
+        // Cancelled mid-way (a timeout, a dropped request): L2 never answers.
+        use std::future::Future as _;
+        let mut set = Box::pin(cache.set(k("a"), k("1")));
+        assert!(set.as_mut().poll(&mut cx).is_pending());
+        let mut tag = Box::pin(cache.invalidate_tag("t"));
+        assert!(tag.as_mut().poll(&mut cx).is_pending());
+        let b = k("b");
+        let mut delete = Box::pin(cache.delete(&b));
+        assert!(delete.as_mut().poll(&mut cx).is_pending());
+    }
+    l2.stall.store(false, Ordering::SeqCst);
+    block_on(async {
+        for key in ["a", "b", "c", "d"] {
+            l2.inner
+                .set(&k(key), &k("v"), &InsertOptions::new())
+                .await
+                .unwrap();
+            assert_eq!(cache.get(&k(key)).await.unwrap().as_deref(), Some("v"));
+            assert!(cache.l1().contains(key), "{key} kept out of l1");
+        }
+        cache.set(k("e"), k("w")).await.unwrap();
+        assert!(
+            cache.l1().contains("e"),
+            "write-through after a cancelled write"
+        );
+    });
+}

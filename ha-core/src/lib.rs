@@ -69,6 +69,7 @@
 mod aggregation;
 mod alert;
 mod clock;
+mod drain;
 mod error;
 mod health;
 mod health_check;
@@ -83,6 +84,7 @@ pub use alert::{
     Alert, AlertKind, AlertRule, AlertSet, AlertState, AlertTransition, Comparison, metric,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use drain::{DrainEnd, Drained};
 pub use error::{Error, Result};
 pub use health::Health;
 pub use health_check::{

@@ -5,10 +5,18 @@
 //! A **read** asks a read quorum for its `(tag, value)`, takes the highest tag, writes it back to
 //! a write quorum, and only then answers — so no later read can return an older value. A
 //! **write** asks a read quorum for the highest tag, and writes its value under a higher tag
-//! (`seq + 1`, ties between writers broken by writer id) to a write quorum. Reads and writes
-//! stay linearizable while any read quorum and any write quorum intersect (`R + W > N`), however
-//! messages are delayed, reordered or lost and replicas crash (a replica's register must survive
-//! its restart).
+//! (`seq + 1`, ties between writers broken by writer id, then by the write's nonce) to a write
+//! quorum. Reads and writes stay linearizable while any read quorum and any write quorum
+//! intersect (`R + W > N`), however messages are delayed, reordered or lost and replicas crash
+//! (a replica's register must survive its restart).
+//!
+//! **Tags must be unique per write.** Two writes with the same tag and different values break
+//! linearizability: if one client runs two writes at once, both queries may see seq 5 and both
+//! write under `(6, client)`; replica a adopts x, replica b adopts y (a replica keeps the first
+//! copy of an equal tag), and two later reads can return x and then y with no write between.
+//! So either keep **at most one write in flight per writer id** ([`AbdOperation::write`]), or
+//! start writes from an [`AbdWriter`], which gives each of its writes a distinct nonce so
+//! concurrent writes of one client get distinct, totally ordered tags.
 //!
 //! Where we differ from the paper: a read whose query quorum already shows the highest tag on at
 //! least a write quorum of replicas skips the write-back (the value is already where the
@@ -25,7 +33,15 @@ use crate::{
     WriteCoordinator,
 };
 
-/// The version of a register value: a sequence number, ties broken by the writer's id.
+/// The version of a register value: a sequence number, ties broken by the writer's id, then by
+/// the write's nonce. Ordered by those three fields in that order.
+///
+/// **Tags must be unique per write.** If one client runs two writes at once under one tag,
+/// both queries may see seq 5 and both write under `(6, client)`; replica a adopts x, replica b
+/// adopts y (a replica keeps the first copy of an equal tag), and two later reads can return x
+/// and then y with no write between — not linearizable. So keep at most one write in flight
+/// per writer id ([`AbdOperation::write`]), or start writes from an [`AbdWriter`], which gives
+/// each of its writes its own nonce.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Tag {
@@ -33,6 +49,10 @@ pub struct Tag {
     pub seq: u64,
     /// The client that wrote it.
     pub writer: NodeId,
+    /// Distinguishes the writer's writes that may run at once (0 for a writer with at most one
+    /// write in flight; an [`AbdWriter`] numbers its writes). Default 0 when read back without.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub nonce: u64,
 }
 
 /// A register value with its tag.
@@ -85,7 +105,7 @@ pub enum AbdReply<V> {
 /// use ha_replication::{AbdRegister, AbdReply, AbdRequest, Tag, Tagged};
 ///
 /// let mut register = AbdRegister::new();
-/// let tag = Tag { seq: 1, writer: NodeId::new("client-1")? };
+/// let tag = Tag { seq: 1, writer: NodeId::new("client-1")?, nonce: 0 };
 /// let reply = register.handle(AbdRequest::Update(Tagged { tag: tag.clone(), value: 7 }));
 /// assert_eq!(reply, AbdReply::Ack(tag));
 /// assert_eq!(register.on_query().map(|t| t.value), Some(7));
@@ -204,7 +224,96 @@ enum Phase<V> {
 #[derive(Debug, Clone)]
 enum Kind<V> {
     Read,
-    Write { writer: NodeId, value: V },
+    Write {
+        writer: NodeId,
+        nonce: u64,
+        value: V,
+    },
+}
+
+/// A client that writes an ABD register, possibly several writes at once: each write it starts
+/// gets its own nonce, so two of its writes in flight together never share a tag (see the
+/// [`Tag`] for what a shared tag breaks).
+///
+/// The nonces must not repeat while an earlier write with the same nonce may still be in
+/// flight: start from a durable counter, or from a random `u64` drawn at each start of the
+/// client process (two processes using one writer id, or one restarted while its old writes
+/// are still in the network, must not reuse nonces).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ha_core::NodeId;
+/// use ha_replication::{AbdQuorums, AbdWriter, ReplicaSet};
+///
+/// let ids = ["a", "b", "c"].map(NodeId::new).into_iter().collect::<Result<Vec<_>, _>>()?;
+/// let set = ReplicaSet::single_datacenter(ids)?;
+/// let deadline = Instant::now() + Duration::from_millis(100);
+/// let mut client = AbdWriter::new(NodeId::new("client")?, 7);
+/// let x = client.write(set.clone(), AbdQuorums::majority(3), "x", deadline)?;
+/// let y = client.write(set, AbdQuorums::majority(3), "y", deadline)?;
+/// assert_eq!(client.next_nonce(), 9); // x took 7, y took 8: distinct tags whatever seq
+/// # let _ = (x, y);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AbdWriter {
+    id: NodeId,
+    next_nonce: u64,
+}
+
+impl AbdWriter {
+    /// The writer `id`, whose first write takes nonce `first_nonce`.
+    #[must_use]
+    pub fn new(id: NodeId, first_nonce: u64) -> AbdWriter {
+        AbdWriter {
+            id,
+            next_nonce: first_nonce,
+        }
+    }
+
+    /// The writer's id.
+    #[must_use]
+    pub fn id(&self) -> &NodeId {
+        &self.id
+    }
+
+    /// The nonce the next write will take (persist it to resume after a restart).
+    #[must_use]
+    pub fn next_nonce(&self) -> u64 {
+        self.next_nonce
+    }
+
+    /// Starts a write of `value` under this writer's next nonce; it may run alongside this
+    /// writer's other writes.
+    ///
+    /// # Errors
+    /// As [`AbdQuorums::validate`] against the replica count; [`Error::CounterOverflow`] when
+    /// the nonces run out. Nothing is used up on an error.
+    pub fn write<V: Clone + PartialEq>(
+        &mut self,
+        replicas: ReplicaSet,
+        quorums: AbdQuorums,
+        value: V,
+        deadline: Instant,
+    ) -> Result<AbdOperation<V>> {
+        let nonce = self.next_nonce;
+        let next = nonce
+            .checked_add(1)
+            .ok_or(Error::CounterOverflow("abd writer nonce"))?;
+        let op = AbdOperation::start(
+            Kind::Write {
+                writer: self.id.clone(),
+                nonce,
+                value,
+            },
+            replicas,
+            quorums,
+            deadline,
+        )?;
+        self.next_nonce = next;
+        Ok(op)
+    }
 }
 
 /// One ABD read or write, as a state machine: feed it replies and the time, drain the requests it
@@ -265,7 +374,9 @@ impl<V: Clone + PartialEq> AbdOperation<V> {
         AbdOperation::start(Kind::Read, replicas, quorums, deadline)
     }
 
-    /// A write of `value` by client `writer` (an id unique among writers).
+    /// A write of `value` by client `writer`, with nonce 0. The id must be unique among writers
+    /// and the writer must have **at most one write in flight** (see [`Tag`]);
+    /// a client that writes concurrently starts its writes from an [`AbdWriter`].
     ///
     /// # Errors
     /// As [`AbdQuorums::validate`] against the replica count.
@@ -276,7 +387,16 @@ impl<V: Clone + PartialEq> AbdOperation<V> {
         value: V,
         deadline: Instant,
     ) -> Result<AbdOperation<V>> {
-        AbdOperation::start(Kind::Write { writer, value }, replicas, quorums, deadline)
+        AbdOperation::start(
+            Kind::Write {
+                writer,
+                nonce: 0,
+                value,
+            },
+            replicas,
+            quorums,
+            deadline,
+        )
     }
 
     fn start(
@@ -446,7 +566,14 @@ impl<V: Clone + PartialEq> AbdOperation<V> {
                 }
                 highest
             }
-            (Kind::Write { writer, value }, highest) => {
+            (
+                Kind::Write {
+                    writer,
+                    nonce,
+                    value,
+                },
+                highest,
+            ) => {
                 let seq = highest
                     .map_or(0, |h| h.tag.seq)
                     .checked_add(1)
@@ -455,6 +582,7 @@ impl<V: Clone + PartialEq> AbdOperation<V> {
                     tag: Tag {
                         seq,
                         writer: writer.clone(),
+                        nonce: *nonce,
                     },
                     value: value.clone(),
                 }
@@ -499,5 +627,83 @@ impl<V: Clone + PartialEq> AbdOperation<V> {
         tracing::debug!(?failure, "abd operation failed");
         self.outbox.clear();
         self.phase = Phase::Done(Progress::Failed(failure));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    /// Runs `op`'s query phase on an empty register seen by `a` and `b`, and returns the
+    /// update it then sends.
+    fn update_after_empty_query(op: &mut AbdOperation<&'static str>) -> Tagged<&'static str> {
+        while op.poll_transmit().is_some() {}
+        op.on_reply(&id("a"), AbdReply::Value(None)).unwrap();
+        op.on_reply(&id("b"), AbdReply::Value(None)).unwrap();
+        assert!(op.is_updating());
+        match op.poll_transmit() {
+            Some((_, AbdRequest::Update(tagged))) => tagged,
+            other => panic!("expected an update, got {other:?}"),
+        }
+    }
+
+    /// Delivers `x` to a then `y`, and `y` to b then `x`: whether a and b end up agreeing.
+    fn replicas_agree(x: &Tagged<&'static str>, y: &Tagged<&'static str>) -> bool {
+        let (mut a, mut b) = (AbdRegister::new(), AbdRegister::new());
+        a.on_update(x.clone());
+        b.on_update(y.clone());
+        a.on_update(y.clone());
+        b.on_update(x.clone());
+        a.on_query() == b.on_query()
+    }
+
+    /// Review item 4: one writer id with two writes in flight. Without a nonce both writes
+    /// take the tag (1, c), replicas keep different values, and reads can flip between them;
+    /// an `AbdWriter` gives them distinct tags and every replica keeps the same one.
+    #[test]
+    fn two_writes_in_flight_from_one_abd_writer_get_distinct_tags_and_replicas_agree() {
+        let set = ReplicaSet::single_datacenter([id("a"), id("b"), id("c")]).unwrap();
+        let q = AbdQuorums::majority(3);
+        let deadline = Instant::now() + Duration::from_secs(1);
+
+        let mut bare_x = AbdOperation::write(set.clone(), q, id("c"), "x", deadline).unwrap();
+        let mut bare_y = AbdOperation::write(set.clone(), q, id("c"), "y", deadline).unwrap();
+        let (x, y) = (
+            update_after_empty_query(&mut bare_x),
+            update_after_empty_query(&mut bare_y),
+        );
+        assert_eq!(x.tag, y.tag, "the hazard the docs describe");
+        assert!(!replicas_agree(&x, &y));
+
+        let mut client = AbdWriter::new(id("c"), 40);
+        let mut op_x = client.write(set.clone(), q, "x", deadline).unwrap();
+        let mut op_y = client.write(set, q, "y", deadline).unwrap();
+        let (x, y) = (
+            update_after_empty_query(&mut op_x),
+            update_after_empty_query(&mut op_y),
+        );
+        assert_eq!((x.tag.seq, y.tag.seq), (1, 1));
+        assert_eq!((x.tag.nonce, y.tag.nonce), (40, 41));
+        assert!(replicas_agree(&x, &y));
+        assert!(replicas_agree(&y, &x));
+    }
+
+    #[test]
+    fn an_abd_writer_out_of_nonces_refuses_and_keeps_its_counter() {
+        let set = ReplicaSet::single_datacenter([id("a")]).unwrap();
+        let mut client = AbdWriter::new(id("c"), u64::MAX);
+        let deadline = Instant::now();
+        assert_eq!(
+            client
+                .write(set, AbdQuorums::majority(1), 1u8, deadline)
+                .err(),
+            Some(Error::CounterOverflow("abd writer nonce"))
+        );
+        assert_eq!(client.next_nonce(), u64::MAX);
     }
 }

@@ -27,7 +27,10 @@ impl<V: Clone + PartialEq> Reconcile for DvvSet<V> {
 ///
 /// A hybrid logical clock never returns the same stamp twice, so one writer's stamps are unique
 /// and the writer id breaks ties between writers; two copies with equal stamp and writer are the
-/// same write.
+/// same write — provided each writer's [`HybridClock`](crate::HybridClock) state is durable
+/// across restarts (see its docs). A writer whose clock restarted from zero can stamp a new
+/// value with a `(stamp, writer)` it already used: then `reconcile` keeps whichever copy a
+/// replica holds, and replicas holding different ones never converge.
 ///
 /// ```
 /// use ha_core::NodeId;

@@ -274,27 +274,69 @@ impl QuorumConfig {
     }
 
     /// Whether every read quorum meets every write quorum, so a read sees every write
-    /// acknowledged before it began (with strict quorums: a sloppy quorum's stand-ins do not
-    /// count): `R + W > N` over all replicas, or `R + W > N` within some datacenter both
-    /// levels count in. False for an invalid config.
+    /// acknowledged before it began — exactly, for every mix of levels, counting per-datacenter
+    /// minimums as well as totals (with strict quorums: a sloppy quorum's stand-ins do not
+    /// count). False for an invalid config.
+    ///
+    /// A read set and a write set can be disjoint exactly when, in every datacenter `d`,
+    /// `r_d + w_d ≤ N_d` (its per-datacenter minimums fit side by side), and the replies each
+    /// still needs beyond its per-datacenter minimums to reach its total fit in what is left:
+    /// `max(0, R − Σ r_d) + max(0, W − Σ w_d) ≤ Σ (N_d − r_d − w_d)`. This returns the negation.
+    /// So `QUORUM` reads with `EACH_QUORUM` writes over 3 + 3 replicas overlap (4 + 2 + 2 > 6),
+    /// and so do `ALL` reads with anything.
+    ///
+    /// `LOCAL_QUORUM` counts in the config's [`local_datacenter`](ReplicationConfig::local_datacenter):
+    /// the answer holds for reads and writes coordinated from that same datacenter. A
+    /// `LOCAL_QUORUM` write from another datacenter is not seen by a `LOCAL_QUORUM` read here;
+    /// check such a pair with a config whose read and write levels say so (for example
+    /// `EACH_QUORUM` writes).
+    ///
+    /// ```
+    /// use ha_replication::{ConsistencyLevel, QuorumConfig, ReplicationConfig};
+    ///
+    /// let replication = ReplicationConfig::new([("eu", 3), ("us", 3)], Some("eu"))?;
+    /// let config = |read, write| QuorumConfig { replication: replication.clone(), read, write };
+    /// assert!(config(ConsistencyLevel::Quorum, ConsistencyLevel::EachQuorum).reads_see_acknowledged_writes());
+    /// assert!(config(ConsistencyLevel::All, ConsistencyLevel::LocalQuorum).reads_see_acknowledged_writes());
+    /// assert!(!config(ConsistencyLevel::Two, ConsistencyLevel::EachQuorum).reads_see_acknowledged_writes());
+    /// # Ok::<(), ha_replication::Error>(())
+    /// ```
     #[must_use]
     pub fn reads_see_acknowledged_writes(&self) -> bool {
         let (Ok(r), Ok(w)) = (self.read_requirement(), self.write_requirement()) else {
             return false;
         };
-        if r.total + w.total > self.replication.replication_factor() {
-            return true;
+        let need_in = |req: &Requirement, dc: &str| {
+            req.per_datacenter
+                .iter()
+                .filter(|(d, _)| d == dc)
+                .map(|(_, n)| *n)
+                .sum::<usize>()
+        };
+        let mut spare = 0usize;
+        for (dc, kept) in &self.replication.datacenters {
+            let (r_dc, w_dc) = (need_in(&r, dc), need_in(&w, dc));
+            match kept.checked_sub(r_dc + w_dc) {
+                Some(left) => spare += left,
+                None => {
+                    tracing::debug!(datacenter = %dc, r_dc, w_dc, kept, "quorums overlap in a datacenter");
+                    return true;
+                }
+            }
         }
-        r.per_datacenter.iter().any(|(dc, r_dc)| {
-            w.per_datacenter.iter().any(|(wdc, w_dc)| {
-                wdc == dc
-                    && self
-                        .replication
-                        .datacenters
-                        .get(dc)
-                        .is_some_and(|n| r_dc + w_dc > *n)
-            })
-        })
+        let minimums =
+            |req: &Requirement| req.per_datacenter.iter().map(|(_, n)| *n).sum::<usize>();
+        let extra_r = r.total.saturating_sub(minimums(&r));
+        let extra_w = w.total.saturating_sub(minimums(&w));
+        let overlap = extra_r + extra_w > spare;
+        tracing::debug!(
+            extra_r,
+            extra_w,
+            spare,
+            overlap,
+            "read and write quorum overlap"
+        );
+        overlap
     }
 }
 
@@ -404,6 +446,81 @@ mod tests {
         };
         assert!(bad.validate().is_err());
         assert!(!bad.reads_see_acknowledged_writes());
+    }
+
+    /// Review item 10: the check ignored the totals per-datacenter levels imply, so it said
+    /// "may miss" for pairs that always overlap.
+    #[test]
+    fn per_datacenter_levels_count_towards_the_overlap_exactly() {
+        use ConsistencyLevel::*;
+        let replication = ReplicationConfig::new([("eu", 3), ("us", 3)], Some("eu")).unwrap();
+        let overlaps = |read, write| {
+            QuorumConfig {
+                replication: replication.clone(),
+                read,
+                write,
+            }
+            .reads_see_acknowledged_writes()
+        };
+        assert!(overlaps(Quorum, EachQuorum)); // 4 + (2 + 2) > 6
+        assert!(overlaps(All, LocalQuorum));
+        assert!(overlaps(EachQuorum, EachQuorum));
+        assert!(overlaps(LocalQuorum, EachQuorum)); // 2 + 2 > 3 in eu
+        assert!(!overlaps(Two, EachQuorum)); // 2 + (2 + 2) = 6: the spare eu and us replica
+        assert!(!overlaps(Quorum, LocalQuorum)); // 4 + 2 = 6: one eu replica and all of us
+        assert!(overlaps(Count(5), LocalQuorum)); // 5 + 2 > 6
+        assert!(!overlaps(One, One));
+    }
+
+    /// The formula against brute force: every way to place a read set and a write set.
+    #[test]
+    fn the_overlap_check_agrees_with_trying_every_pair_of_sets() {
+        use ConsistencyLevel::*;
+        let levels = [
+            One,
+            Two,
+            Three,
+            Quorum,
+            All,
+            LocalQuorum,
+            EachQuorum,
+            Count(4),
+        ];
+        for (eu, us) in [(3usize, 3usize), (2, 3), (1, 4), (3, 1)] {
+            let replication = ReplicationConfig::new([("eu", eu), ("us", us)], Some("eu")).unwrap();
+            let n = eu + us;
+            // Replica i is in eu when i < eu.
+            let meets = |req: &Requirement, set: u32| {
+                let count = |dc: &str| {
+                    (0..n)
+                        .filter(|&i| set & (1 << i) != 0 && ((i < eu) == (dc == "eu")))
+                        .count()
+                };
+                set.count_ones() as usize >= req.total
+                    && req.per_datacenter.iter().all(|(dc, k)| count(dc) >= *k)
+            };
+            for read in levels {
+                for write in levels {
+                    let config = QuorumConfig {
+                        replication: replication.clone(),
+                        read,
+                        write,
+                    };
+                    let (Ok(r), Ok(w)) = (config.read_requirement(), config.write_requirement())
+                    else {
+                        assert!(!config.reads_see_acknowledged_writes());
+                        continue;
+                    };
+                    let all = (1u32 << n) - 1;
+                    let disjoint = (0..=all).any(|rs| meets(&r, rs) && meets(&w, all & !rs));
+                    assert_eq!(
+                        config.reads_see_acknowledged_writes(),
+                        !disjoint,
+                        "{read} / {write} over eu {eu}, us {us}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

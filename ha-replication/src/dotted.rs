@@ -15,6 +15,8 @@
 //! per-sibling timestamps or metadata; values are the caller's type.
 
 use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
 
 use ha_core::NodeId;
 
@@ -64,7 +66,11 @@ impl Dot {
 ///
 /// Its serde form is the clock and the `(dot, value)` siblings; one read back with siblings out
 /// of dot order, a dot twice, or a dot its clock has not seen is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A set is shared, copy-on-write, behind an [`Arc`]: cloning one (a read coordinator keeping a
+/// replica's copy, handing out the answer and its repairs) copies a pointer, not the clock and
+/// the values; a write or merge copies only when the set is shared.
+#[derive(Clone)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -78,10 +84,32 @@ impl Dot {
     )
 )]
 pub struct DvvSet<V> {
+    inner: Arc<Inner<V>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner<V> {
     clock: VersionVector,
     /// Sorted by dot.
     siblings: Vec<(Dot, V)>,
 }
+
+impl<V: fmt::Debug> fmt::Debug for DvvSet<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DvvSet")
+            .field("clock", &self.inner.clock)
+            .field("siblings", &self.inner.siblings)
+            .finish()
+    }
+}
+
+impl<V: PartialEq> PartialEq for DvvSet<V> {
+    fn eq(&self, other: &DvvSet<V>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.inner == other.inner
+    }
+}
+
+impl<V: Eq> Eq for DvvSet<V> {}
 
 /// The serde form of a [`DvvSet`].
 #[derive(Debug, Clone)]
@@ -110,17 +138,20 @@ impl<V> TryFrom<DvvSetData<V>> for DvvSet<V> {
             ));
         }
         Ok(DvvSet {
-            clock: data.clock,
-            siblings: data.siblings,
+            inner: Arc::new(Inner {
+                clock: data.clock,
+                siblings: data.siblings,
+            }),
         })
     }
 }
 
-impl<V> From<DvvSet<V>> for DvvSetData<V> {
+impl<V: Clone> From<DvvSet<V>> for DvvSetData<V> {
     fn from(set: DvvSet<V>) -> DvvSetData<V> {
+        let inner = Arc::unwrap_or_clone(set.inner);
         DvvSetData {
-            clock: set.clock,
-            siblings: set.siblings,
+            clock: inner.clock,
+            siblings: inner.siblings,
         }
     }
 }
@@ -128,8 +159,10 @@ impl<V> From<DvvSet<V>> for DvvSetData<V> {
 impl<V> Default for DvvSet<V> {
     fn default() -> Self {
         DvvSet {
-            clock: VersionVector::new(),
-            siblings: Vec::new(),
+            inner: Arc::new(Inner {
+                clock: VersionVector::new(),
+                siblings: Vec::new(),
+            }),
         }
     }
 }
@@ -145,41 +178,55 @@ impl<V> DvvSet<V> {
     /// every value read.
     #[must_use]
     pub fn context(&self) -> &VersionVector {
-        &self.clock
+        &self.inner.clock
     }
 
     /// The siblings' values, in dot order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.siblings.iter().map(|(_, v)| v)
+        self.inner.siblings.iter().map(|(_, v)| v)
     }
 
     /// The siblings with their dots, in dot order.
     #[must_use]
     pub fn siblings(&self) -> &[(Dot, V)] {
-        &self.siblings
+        &self.inner.siblings
     }
 
     /// Whether the set holds no value.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.siblings.is_empty()
+        self.inner.siblings.is_empty()
     }
 
     /// Whether a sibling written by the event `dot` is in the set. (Whether the set has *seen*
     /// the event, kept or superseded, is `dot.is_covered_by(set.context())`.)
     #[must_use]
     pub fn holds(&self, dot: &Dot) -> bool {
-        self.siblings.iter().any(|(d, _)| d == dot)
+        self.inner.siblings.iter().any(|(d, _)| d == dot)
     }
+}
 
+impl<V: Clone> DvvSet<V> {
     /// Writes `value` as coordinator `actor` with the causal `context` the client read (empty
     /// for a blind write): removes every sibling `context` covers, adds `value` under a new dot,
     /// and returns the dot.
+    ///
+    /// **Durability.** The new dot's counter comes from this set's clock (and the context), so
+    /// `self` must be the coordinator's own up-to-date, durably stored copy of the key, and the
+    /// stored set (its clock) must survive restarts. If the coordinator writes into a copy that
+    /// lost its entry for `actor` — a restart with an empty or older store, a stand-in that
+    /// dropped the key, a pruned clock — a blind write reissues a dot such as `actor:1` that
+    /// already named another write. Then replicas whose clock has seen `actor:1` but do not
+    /// hold it discard the new value on merge (an acknowledged write lost), and replicas that
+    /// hold the old `actor:1` keep whichever value they merged first (merge stops being
+    /// commutative, so replicas never converge). Read-before-write with the stored copy, or
+    /// recover the actor's counter from the other replicas before it coordinates again.
     ///
     /// # Errors
     /// [`Error::CounterOverflow`] if `actor`'s counter is at `u64::MAX`; nothing changes.
     pub fn write(&mut self, actor: &NodeId, context: &VersionVector, value: V) -> Result<Dot> {
         let counter = self
+            .inner
             .clock
             .get(actor)
             .max(context.get(actor))
@@ -189,28 +236,27 @@ impl<V> DvvSet<V> {
             actor: actor.clone(),
             counter,
         };
-        let before = self.siblings.len();
-        self.siblings.retain(|(d, _)| !d.is_covered_by(context));
-        let replaced = before - self.siblings.len();
-        self.clock.merge(context);
-        self.clock.witness(actor, counter);
+        let inner = Arc::make_mut(&mut self.inner);
+        let before = inner.siblings.len();
+        inner.siblings.retain(|(d, _)| !d.is_covered_by(context));
+        let replaced = before - inner.siblings.len();
+        inner.clock.merge(context);
+        inner.clock.witness(actor, counter);
         // The new dot is the largest of its actor, so it sorts after its actor's siblings.
-        let at = self
+        let at = inner
             .siblings
             .partition_point(|(d, _)| d.cmp(&dot) == Ordering::Less);
-        self.siblings.insert(at, (dot.clone(), value));
+        inner.siblings.insert(at, (dot.clone(), value));
         tracing::debug!(
             actor = %actor,
             counter,
             replaced,
-            siblings = self.siblings.len(),
+            siblings = inner.siblings.len(),
             "dotted write"
         );
         Ok(dot)
     }
-}
 
-impl<V: Clone> DvvSet<V> {
     /// Takes in a replica's copy of the same key: keeps each sibling of either side unless the
     /// other side has seen its dot and dropped it (it was superseded there), and merges the
     /// clocks.
@@ -219,31 +265,35 @@ impl<V: Clone> DvvSet<V> {
         // `self` has, every sibling of `self` is covered by `other`'s clock and survives only if
         // `other` holds it too: the result is `other`'s siblings minus those `self` saw and
         // dropped — `other` itself when there are none. Symmetrically the other way round.
-        match self.clock.compare(&other.clock) {
+        if Arc::ptr_eq(&self.inner, &other.inner) {
+            return;
+        }
+        let (mine, theirs) = (&*self.inner, &*other.inner);
+        match mine.clock.compare(&theirs.clock) {
             Causality::Before
-                if other
+                if theirs
                     .siblings
                     .iter()
-                    .all(|(d, _)| !d.is_covered_by(&self.clock) || self.holds(d)) =>
+                    .all(|(d, _)| !d.is_covered_by(&mine.clock) || self.holds(d)) =>
             {
-                self.clock.clone_from(&other.clock);
-                self.siblings.clone_from(&other.siblings);
+                // The result is `other`: share it.
+                self.inner = Arc::clone(&other.inner);
                 return;
             }
             Causality::After | Causality::Equal
-                if self
+                if mine
                     .siblings
                     .iter()
-                    .all(|(d, _)| !d.is_covered_by(&other.clock) || other.holds(d)) =>
+                    .all(|(d, _)| !d.is_covered_by(&theirs.clock) || other.holds(d)) =>
             {
                 return;
             }
             _ => {}
         }
         let mut merged: Vec<(Dot, V)> =
-            Vec::with_capacity(self.siblings.len() + other.siblings.len());
+            Vec::with_capacity(mine.siblings.len() + theirs.siblings.len());
         let (mut i, mut j) = (0, 0);
-        let (a, b) = (&self.siblings, &other.siblings);
+        let (a, b) = (&mine.siblings, &theirs.siblings);
         while i < a.len() || j < b.len() {
             let order = match (a.get(i), b.get(j)) {
                 (Some(x), Some(y)) => x.0.cmp(&y.0),
@@ -257,21 +307,33 @@ impl<V: Clone> DvvSet<V> {
                     j += 1;
                 }
                 Ordering::Less => {
-                    if !a[i].0.is_covered_by(&other.clock) {
+                    if !a[i].0.is_covered_by(&theirs.clock) {
                         merged.push(a[i].clone());
                     }
                     i += 1;
                 }
                 Ordering::Greater => {
-                    if !b[j].0.is_covered_by(&self.clock) {
+                    if !b[j].0.is_covered_by(&mine.clock) {
                         merged.push(b[j].clone());
                     }
                     j += 1;
                 }
             }
         }
-        self.siblings = merged;
-        self.clock.merge(&other.clock);
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.siblings = merged;
+                inner.clock.merge(&theirs.clock);
+            }
+            None => {
+                let mut clock = self.inner.clock.clone();
+                clock.merge(&theirs.clock);
+                self.inner = Arc::new(Inner {
+                    clock,
+                    siblings: merged,
+                });
+            }
+        }
     }
 }
 
@@ -281,6 +343,22 @@ mod tests {
 
     fn id(s: &str) -> NodeId {
         NodeId::new(s).unwrap()
+    }
+
+    /// Review item 6, documented: a coordinator that lost its copy reissues a dot, and a replica
+    /// that saw the old event drops the new write. This is why the stored set must be durable.
+    #[test]
+    fn a_coordinator_that_lost_its_copy_reissues_a_dot_and_the_write_is_dropped() {
+        let r = id("r");
+        let mut replica = DvvSet::new();
+        let first = replica.write(&r, &VersionVector::new(), "first").unwrap();
+        let ctx = replica.context().clone();
+        replica.write(&r, &ctx, "second").unwrap(); // r:2 replaces r:1
+        let mut restarted = DvvSet::new(); // r's store came back empty
+        let reissued = restarted.write(&r, &VersionVector::new(), "lost").unwrap();
+        assert_eq!(reissued, first);
+        replica.merge(&restarted);
+        assert_eq!(replica.values().copied().collect::<Vec<_>>(), ["second"]);
     }
 
     #[test]

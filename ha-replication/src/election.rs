@@ -20,7 +20,9 @@ pub struct Lease {
     pub epoch: Epoch,
     /// How long each grant or renewal lasts.
     pub ttl: Duration,
-    /// When it lapses unless renewed, on the backend's clock.
+    /// When it lapses unless renewed, on the backend's clock. A ttl reaching past what an
+    /// `Instant` can hold saturates to the latest instant within reach (the lease is held
+    /// until resigned or superseded), never to an instant already past.
     pub expires_at: Instant,
 }
 
@@ -73,6 +75,19 @@ pub trait ElectionBackend: Send + Sync + fmt::Debug {
 
     /// The current leader's lease, if one is valid.
     async fn observe(&self) -> Result<Option<Lease>, Self::Error>;
+}
+
+/// `now + ttl`, or, when that overflows `Instant`, the latest instant within reach: a huge ttl
+/// means "held until resigned or superseded", never a lease already expired when won.
+fn expiry(now: Instant, ttl: Duration) -> Instant {
+    let mut ttl = ttl;
+    loop {
+        if let Some(at) = now.checked_add(ttl) {
+            return at;
+        }
+        // Halving reaches a ttl that fits: `now + 0` always does.
+        ttl /= 2;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -140,7 +155,7 @@ impl<C: Clock> InMemoryElection<C> {
             holder: candidate.clone(),
             epoch,
             ttl,
-            expires_at: now.checked_add(ttl).unwrap_or(now),
+            expires_at: expiry(now, ttl),
         };
         tracing::debug!(holder = %candidate, epoch = epoch.0, ttl_ms = ttl.as_millis(), "lease won");
         state.epoch = epoch;
@@ -157,7 +172,7 @@ impl<C: Clock> InMemoryElection<C> {
                     && current.holder == lease.holder
                     && current.is_valid_at(now) =>
             {
-                current.expires_at = now.checked_add(current.ttl).unwrap_or(now);
+                current.expires_at = expiry(now, current.ttl);
                 Ok(current.clone())
             }
             _ => Err(Error::LeaseLost {
@@ -248,6 +263,26 @@ mod tests {
         block_on(e.resign(&l1)).unwrap();
         assert_eq!(block_on(e.observe()).unwrap(), Some(l2));
         assert_eq!(e.epoch(), Epoch(2));
+    }
+
+    /// Review item 11: a ttl past what an `Instant` can reach used to give a lease that expired
+    /// the moment it was won (and a renewal that expired it).
+    #[test]
+    fn a_huge_ttl_saturates_instead_of_giving_a_lease_already_expired() {
+        let clock = ManualClock::new();
+        let e = InMemoryElection::new(clock.clone());
+        let Campaign::Won(lease) = block_on(e.campaign(&id("a"), Duration::MAX)).unwrap() else {
+            panic!("a should win an empty election")
+        };
+        let year = Duration::from_secs(365 * 86_400);
+        assert!(lease.is_valid_at(clock.now() + year));
+        clock.advance(year);
+        let renewed = block_on(e.renew(&lease)).unwrap();
+        assert!(renewed.is_valid_at(clock.now() + year));
+        assert!(matches!(
+            block_on(e.campaign(&id("b"), Duration::from_secs(1))).unwrap(),
+            Campaign::Lost { .. }
+        ));
     }
 
     #[test]

@@ -107,6 +107,42 @@ impl EpochHistory {
             .map(|(_, at)| *at);
         Ok(fork.filter(|&at| position > at))
     }
+
+    /// How far the logs of epochs `a` and `b` agree: the last position both timelines share,
+    /// or `None` when they are one timeline (the same epoch, or no recorded fork between them).
+    ///
+    /// The later of the two forked from the earlier's line at the first fork recorded after the
+    /// earlier epoch; later forks cannot lie below it.
+    ///
+    /// ```
+    /// use ha_replication::{Epoch, EpochHistory, Position};
+    ///
+    /// let mut history = EpochHistory::new(Epoch(1));
+    /// history.on_promotion(Epoch(2), Position(100))?;
+    /// history.on_promotion(Epoch(3), Position(150))?;
+    /// assert_eq!(history.shared_prefix(Epoch(1), Epoch(3))?, Some(Position(100)));
+    /// assert_eq!(history.shared_prefix(Epoch(3), Epoch(2))?, Some(Position(150)));
+    /// assert_eq!(history.shared_prefix(Epoch(2), Epoch(2))?, None);
+    /// # Ok::<(), ha_replication::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownEpoch`] if either epoch is newer than the current epoch.
+    pub fn shared_prefix(&self, a: Epoch, b: Epoch) -> Result<Option<Position>> {
+        let current = self.current();
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        if high > current {
+            return Err(Error::UnknownEpoch {
+                given: high,
+                current,
+            });
+        }
+        Ok(self
+            .forks
+            .iter()
+            .find(|(e, _)| *e > low && *e <= high)
+            .map(|(_, at)| *at))
+    }
 }
 
 impl TryFrom<Vec<(Epoch, Position)>> for EpochHistory {

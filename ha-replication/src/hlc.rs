@@ -29,6 +29,15 @@ pub struct HlcTimestamp {
 /// [`update`](Self::update) when a message carrying a remote stamp arrives. Each returns a stamp
 /// above every stamp this clock returned before.
 ///
+/// **Durability.** "Above every stamp before" holds only while the clock's state lives. Persist
+/// [`last`](Self::last) (or the whole clock, which is serde) before a stamp is used, and resume
+/// with [`resume`](Self::resume) after a restart. A clock rebuilt with [`new`](Self::new) starts
+/// at zero and, if physical time stepped back or a stamp was issued on a logical counter, can
+/// hand out a stamp equal to or below one it gave before: with last-writer-wins
+/// ([`Stamped`](crate::Stamped)) a later write of that node then loses to its own earlier write,
+/// or ties with it on `(stamp, writer)` with a different value, and replicas keep whichever copy
+/// they saw first.
+///
 /// ```
 /// use std::time::Duration;
 /// use ha_replication::{HlcTimestamp, HybridClock};
@@ -73,6 +82,29 @@ impl HybridClock {
             last: HlcTimestamp::default(),
             max_offset,
         })
+    }
+
+    /// A clock resumed after a restart from the last stamp it handed out (persisted before the
+    /// stamp was used): every stamp it returns is above `last`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ha_replication::HybridClock;
+    ///
+    /// let mut before = HybridClock::new(Duration::from_millis(500))?;
+    /// let t1 = before.now(Duration::from_secs(100))?;
+    /// // Restart; the machine's clock stepped back a second.
+    /// let mut after = HybridClock::resume(t1, Duration::from_millis(500))?;
+    /// assert!(after.now(Duration::from_secs(99))? > t1);
+    /// # Ok::<(), ha_replication::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn resume(last: HlcTimestamp, max_offset: Duration) -> Result<HybridClock> {
+        let mut clock = HybridClock::new(max_offset)?;
+        clock.last = last;
+        Ok(clock)
     }
 
     /// The last stamp returned.

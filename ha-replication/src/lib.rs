@@ -13,10 +13,11 @@
 //! |---|---|
 //! | N / R / W and consistency levels (ONE … EACH_QUORUM) | [`QuorumConfig`], [`ReplicationConfig`], [`ConsistencyLevel`], [`Requirement`], [`ReplicaSet`] |
 //! | one write, one read: need more / succeeded / failed, read repair | [`WriteCoordinator`], [`ReadCoordinator`], [`Progress`], [`QuorumFailure`], [`RepairWrite`] |
+//! | digest reads (one value, digests from the others, full reads on a mismatch) | [`DigestRead`], [`ReadRequest`], [`VersionDigest`], [`DigestBytes`] |
 //! | versions | [`VersionVector`], [`DvvSet`] (dotted version vectors), [`HybridClock`] |
 //! | conflicts | [`Reconcile`], [`Stamped`] (last writer wins), [`ConflictResolver`], [`MergeWith`], [`Resolved`] |
 //! | strong mode: a linearizable register (ABD) | [`AbdOperation`], [`AbdRegister`], [`AbdQuorums`] |
-//! | eventual mode | [`sloppy_targets`], [`HintStore`] (hinted handoff), [`MerkleTree`] (anti-entropy) |
+//! | eventual mode | [`sloppy_targets`], [`HintStore`] (hinted handoff), [`MerkleTree`] (anti-entropy, per-key [`VersionDigest`]) |
 //!
 //! Bad settings (R or W above N, a zero factor, an unknown local datacenter) are refused when a
 //! config or coordinator is built; bad replies (unknown replicas, duplicates) are typed
@@ -80,7 +81,7 @@
 //! | which replica to promote, or why none | [`FailoverSelector`], [`FailoverPolicy`], [`FailoverDecision`], [`Rejection`] |
 //! | the failover's steps against 30 s / RPO 1 min / RTO 5 min | [`FailoverPlan`], [`StepDurations`], [`FailoverTargets`] |
 //! | deposed primaries' writes refused | [`Epoch`], [`Fence`], [`FenceVerdict`] |
-//! | read-your-writes, monotonic reads | [`Session`], [`Covers`], [`ReadTarget`] |
+//! | read-your-writes, monotonic reads, across failovers | [`Session`], [`Covers`], [`ReadTarget`], [`EpochPosition`] |
 //! | leader election over an existing engine | [`ElectionBackend`], [`Lease`], [`InMemoryElection`] (tests) |
 //!
 //! ### A failover
@@ -114,7 +115,7 @@
 //! }
 //! // r2 is one write behind: the session's last write is only on r1.
 //! let states = [(r1.clone(), Position(50)), (r2.clone(), Position(49))];
-//! assert_eq!(session.read_target(&states), ReadTarget::Replicas(vec![r1.clone()]));
+//! assert_eq!(session.read_target(Some(&Position(50)), &states), ReadTarget::Replicas(vec![r1.clone()]));
 //!
 //! // The primary goes silent; 15 s later it is suspected.
 //! now += Duration::from_secs(15);
@@ -144,9 +145,12 @@ mod abd;
 mod catch_up;
 mod conflict;
 mod consistency;
+mod digest;
+mod digest_read;
 mod dotted;
 mod election;
 mod epoch_history;
+mod epoch_position;
 mod error;
 mod failover;
 mod failover_plan;
@@ -172,6 +176,7 @@ mod write_coordinator;
 pub use catch_up::{CatchUpConfig, CatchUpPlan, RetainedLog};
 pub use election::{Campaign, ElectionBackend, InMemoryElection, Lease};
 pub use epoch_history::EpochHistory;
+pub use epoch_position::EpochPosition;
 pub use error::{Error, Result};
 pub use failover::{
     FailoverCandidate, FailoverDecision, FailoverPolicy, FailoverSelector, Promotion, Rejection,
@@ -190,7 +195,7 @@ pub use session::{Covers, ReadTarget, Session};
 pub use stage::{LagStage, PerStage};
 
 pub use abd::{
-    AbdOperation, AbdOutput, AbdQuorums, AbdRegister, AbdReply, AbdRequest, Tag, Tagged,
+    AbdOperation, AbdOutput, AbdQuorums, AbdRegister, AbdReply, AbdRequest, AbdWriter, Tag, Tagged,
 };
 pub use conflict::{
     ConflictResolver, KeepSiblings, LastWriterWins, MergeWith, Reconcile, Resolved, Stamped,
@@ -198,6 +203,8 @@ pub use conflict::{
 pub use consistency::{
     ConsistencyLevel, DEFAULT_DATACENTER, QuorumConfig, ReplicationConfig, Requirement,
 };
+pub use digest::{DigestBytes, DigestWriter, VersionDigest};
+pub use digest_read::{DigestRead, ReadRequest};
 pub use dotted::{Dot, DvvSet};
 pub use hinted_handoff::{Hint, HintConfig, HintOutcome, HintStore};
 pub use hlc::{HlcTimestamp, HybridClock};

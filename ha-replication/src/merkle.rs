@@ -8,8 +8,10 @@
 //! over each `key ‖ digest` (little-endian digest), so it is independent of insertion order and
 //! updated in place; an inner node hashes its children's hashes (little-endian, left then right), except that
 //! an empty subtree (both children 0) is 0.
-//! The per-key `digest` is the caller's stable hash of the stored version (for example of a
-//! [`DvvSet`](crate::DvvSet)'s serialized clock and dots).
+//! The per-key `digest` is a stable hash of the stored version: for a [`DvvSet`](crate::DvvSet)
+//! (or a [`Stamped`](crate::Stamped) or [`Tagged`](crate::Tagged) value) take its
+//! [`VersionDigest::version_digest`](crate::VersionDigest), which is the same on every node and
+//! platform; two replicas holding equal copies of a key then agree on its leaf.
 
 use std::collections::BTreeMap;
 

@@ -31,9 +31,11 @@ pub struct RepairWrite<T> {
 /// nothing for the key), failures ([`on_failure`](Self::on_failure)) and the deadline
 /// ([`handle_timeout`](Self::handle_timeout)). Once the level is met it answers
 /// `Succeeded(value)`: every copy received, reconciled — the newest, or for a `DvvSet` the
-/// siblings none of which supersedes the others. [`repairs`](Self::repairs) then lists the writes
-/// that bring each replica that answered with less up to date; replies after the decision are
-/// still taken in for repair (the answer itself does not change).
+/// siblings none of which supersedes the others. [`poll_repair`](Self::poll_repair) then hands
+/// out, once each, the writes that bring each replica that answered with less up to date
+/// ([`repairs`](Self::repairs) lists them all at once). Replies after the decision are still
+/// taken in: a late stale copy gets its own repair, and a late copy newer than the answer sends
+/// its news to every replica that answered (the answer itself does not change).
 ///
 /// Bad input is refused as for the [`WriteCoordinator`](crate::WriteCoordinator): an unknown
 /// replica or a second reply is an error and changes nothing.
@@ -76,6 +78,11 @@ pub struct ReadCoordinator<T> {
     /// late): what repairs bring replicas up to.
     latest: Option<T>,
     decided: Option<Decision>,
+    /// Bumped each time a late copy changes what repairs bring replicas up to.
+    generation: u64,
+    /// Per replica index: the generation it is known to hold (its copy equals it, or a repair
+    /// of it was handed out by `poll_repair`). Empty until `poll_repair` is first called.
+    repaired: Vec<Option<u64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +102,8 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
         deadline: Instant,
     ) -> Result<ReadCoordinator<T>> {
         let tally = Tally::new(replicas, requirement)?;
-        let copies = (0..tally.replicas().len()).map(|_| None).collect();
+        let n = tally.replicas().len();
+        let copies = (0..n).map(|_| None).collect();
         Ok(ReadCoordinator {
             tally,
             deadline,
@@ -103,6 +111,8 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
             merged: None,
             latest: None,
             decided: None,
+            generation: 0,
+            repaired: Vec::new(),
         })
     }
 
@@ -120,17 +130,23 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
     pub fn on_value(&mut self, from: &NodeId, copy: Option<T>) -> Result<Progress<Option<T>>> {
         let index = self.tally.record(from, true)?;
         if let Some(copy) = &copy {
-            let into = if self.decided.is_some() {
-                if self.latest.is_none() {
-                    self.latest = self.merged.clone();
+            if self.decided.is_some() {
+                // A late copy: fold it into what repairs bring replicas up to; if that changes,
+                // every replica must be brought up to the new value.
+                let latest = self
+                    .latest
+                    .get_or_insert_with(|| self.merged.clone().unwrap_or_else(|| copy.clone()));
+                let before = latest.clone();
+                latest.reconcile(copy);
+                if *latest != before {
+                    self.generation += 1;
+                    tracing::debug!(replica = %from, generation = self.generation, "late copy brings news: repairs again");
                 }
-                &mut self.latest
             } else {
-                &mut self.merged
-            };
-            match into {
-                Some(merged) => merged.reconcile(copy),
-                None => *into = Some(copy.clone()),
+                match &mut self.merged {
+                    Some(merged) => merged.reconcile(copy),
+                    None => self.merged = Some(copy.clone()),
+                }
             }
         }
         if let Some(slot) = self.copies.get_mut(index) {
@@ -212,6 +228,59 @@ impl<T: crate::Reconcile> ReadCoordinator<T> {
         repairs
     }
 
+    /// The next read-repair write to send, once the read is decided: each replica that answered
+    /// with a copy differing from every copy received so far, reconciled, gets one — once. Drain
+    /// it after the decision and again after every late reply: a late stale copy is repaired in
+    /// its turn, and a late copy newer than what was repaired before sends the new value to
+    /// every replica that answered (those holding it already are skipped).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ha_core::NodeId;
+    /// use ha_replication::{HlcTimestamp, ReadCoordinator, ReplicaSet, Requirement, Stamped};
+    ///
+    /// let (a, b, c) = (NodeId::new("a")?, NodeId::new("b")?, NodeId::new("c")?);
+    /// let set = ReplicaSet::single_datacenter([a.clone(), b.clone(), c.clone()])?;
+    /// let at = |t, v| Stamped::new(v, HlcTimestamp { wall_nanos: t, logical: 0 }, a.clone());
+    /// let mut read = ReadCoordinator::new(set, &Requirement::count(2)?, Instant::now())?;
+    /// read.on_value(&a, Some(at(1, "old")))?;
+    /// read.on_value(&b, Some(at(2, "new")))?; // decided: "new"; a is stale
+    /// let repair = read.poll_repair().expect("a is stale");
+    /// assert_eq!((repair.replica, repair.value.value), (a.clone(), "new"));
+    /// assert!(read.poll_repair().is_none());
+    /// // c answers late with something newer still: a and b both need it.
+    /// read.on_value(&c, Some(at(3, "newest")))?;
+    /// let again: Vec<_> = std::iter::from_fn(|| read.poll_repair()).map(|r| r.replica).collect();
+    /// assert_eq!(again, [a, b]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn poll_repair(&mut self) -> Option<RepairWrite<T>> {
+        self.decided.as_ref()?;
+        let target = self.latest.as_ref().or(self.merged.as_ref())?;
+        let generation = self.generation;
+        let nodes = self.tally.replicas().nodes();
+        if self.repaired.len() != nodes.len() {
+            self.repaired.resize(nodes.len(), None);
+        }
+        for (i, (copy, repaired)) in self.copies.iter().zip(&mut self.repaired).enumerate() {
+            let Some(copy) = copy else { continue };
+            if *repaired == Some(generation) {
+                continue;
+            }
+            *repaired = Some(generation);
+            if copy.as_ref() != Some(target) {
+                let replica = nodes.get(i)?.clone();
+                tracing::debug!(%replica, generation, "read repair");
+                return Some(RepairWrite {
+                    replica,
+                    value: target.clone(),
+                });
+            }
+        }
+        None
+    }
+
     /// The copies received so far (`None`: the replica holds nothing), by replica.
     pub(crate) fn copies(&self) -> impl Iterator<Item = &Option<T>> {
         self.copies.iter().flatten()
@@ -290,6 +359,35 @@ mod tests {
         assert_eq!(r.on_value(&id("b"), Some(stamped(5, 5))).unwrap(), p);
         assert_eq!(r.repairs().len(), 1);
         assert_eq!(r.repairs()[0].replica, id("a"));
+    }
+
+    /// Late replies (after the decision) get repairs of their own, handed out once each, and
+    /// a late newer copy is sent to everyone who answered.
+    #[test]
+    fn late_replies_get_their_repairs_once_each() {
+        let set = ReplicaSet::single_datacenter([id("a"), id("b"), id("c"), id("d")]).unwrap();
+        let mut r =
+            ReadCoordinator::new(set, &Requirement::count(2).unwrap(), Instant::now()).unwrap();
+        assert!(r.on_value(&id("a"), Some(stamped(2, 2))).is_ok());
+        assert!(r.poll_repair().is_none(), "undecided: nothing yet");
+        r.on_value(&id("b"), Some(stamped(2, 2))).unwrap();
+        assert!(r.poll_repair().is_none(), "both hold the answer");
+        // c answers late with an older copy: only c is repaired, once.
+        r.on_value(&id("c"), Some(stamped(1, 1))).unwrap();
+        let repair = r.poll_repair().unwrap();
+        assert_eq!((repair.replica, repair.value), (id("c"), stamped(2, 2)));
+        assert!(r.poll_repair().is_none());
+        // d answers late with something newer: a, b and c all get it; d does not.
+        r.on_value(&id("d"), Some(stamped(3, 3))).unwrap();
+        let all: Vec<_> = std::iter::from_fn(|| r.poll_repair()).collect();
+        assert_eq!(
+            all.iter().map(|w| w.replica.clone()).collect::<Vec<_>>(),
+            [id("a"), id("b"), id("c")]
+        );
+        assert!(all.iter().all(|w| w.value == stamped(3, 3)));
+        assert!(r.poll_repair().is_none());
+        assert_eq!(r.progress(), Progress::Succeeded(Some(stamped(2, 2))));
+        r.check_invariants();
     }
 
     #[test]

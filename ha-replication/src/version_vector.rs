@@ -5,8 +5,10 @@
 //! is the least upper bound, so it is commutative, associative and idempotent (property-tested
 //! in `tests/version_properties.rs`). Pruning follows Riak's vclock pruning — drop the entries
 //! of actors that no longer write, then the least informative ones above a size bound — and
-//! says what it costs: a pruned version can look older than, or concurrent with, a version it
-//! in fact descends, which shows up as a false sibling, never as a lost write.
+//! says what it costs: a pruned version can look **older** than a version it in fact descends
+//! (or concurrent with it). A resolver that drops dominated versions then discards the newer
+//! one: pruning can lose a write unless the caller guards against it (see
+//! [`VersionVector::prune`]).
 
 use std::cmp::Ordering;
 
@@ -252,10 +254,22 @@ impl VersionVector {
     /// `max_entries` remain, the entry with the smallest counter (ties: the greatest actor id).
     /// Returns the number of entries dropped.
     ///
-    /// The cost of pruning: a version whose dropped entry another version still holds looks
-    /// older or concurrent to it, so a later read may return a false sibling; no write is lost by
-    /// it, since siblings are kept. Prune stored versions only, not a causal context a client is
-    /// about to write back.
+    /// **The cost of pruning: a pruned vector can look older than a version it descends, and so
+    /// lose a write.** With `v1 = {a:1, b:3}` and `v2 = {a:2, b:3}` (v2 descends v1), pruning v2
+    /// to one entry drops `a:2` and leaves `{b:3}`, which now compares *before* v1: a store that
+    /// drops the dominated version keeps v1 and discards the newer v2. It can also make two
+    /// ordered versions look concurrent (a false sibling, harmless). What callers must do:
+    ///
+    /// - prune only entries no other live copy can still hold with a higher count — actors that
+    ///   left and whose writes every replica has merged (the `active` filter), not merely the
+    ///   smallest counters of busy actors;
+    /// - or, when pruning by size, keep a pruned vector's value as a sibling whenever it
+    ///   compares [`Before`](Causality::Before) (not only [`Concurrent`](Causality::Concurrent))
+    ///   with the version it meets, and let a later write with the read context resolve it;
+    /// - prune stored versions only, never a causal context a client is about to write back;
+    ///   and never drop the entry of an actor that still coordinates writes from a
+    ///   [`DvvSet`](crate::DvvSet)'s clock: its next write would reissue an event number (see
+    ///   [`DvvSet::write`](crate::DvvSet::write)).
     pub fn prune(&mut self, max_entries: usize, active: impl Fn(&NodeId) -> bool) -> usize {
         let before = self.entries.len();
         self.entries.retain(|(actor, _)| active(actor));
@@ -345,6 +359,18 @@ mod tests {
 
     fn id(s: &str) -> NodeId {
         NodeId::new(s).unwrap()
+    }
+
+    /// Review item 5: the docs said pruning only ever makes false siblings. It can make the
+    /// newer version look older, which is what the docs now say and callers must guard against.
+    #[test]
+    fn a_pruned_vector_can_look_older_than_a_version_it_descends() {
+        let v1 = VersionVector::from_entries([(id("a"), 1), (id("b"), 3)]);
+        let mut v2 = VersionVector::from_entries([(id("a"), 2), (id("b"), 3)]);
+        assert_eq!(v2.compare(&v1), Causality::After);
+        assert_eq!(v2.prune(1, |_| true), 1);
+        assert_eq!(v2, VersionVector::from_entries([(id("b"), 3)]));
+        assert_eq!(v2.compare(&v1), Causality::Before);
     }
 
     #[test]

@@ -134,6 +134,7 @@ proptest! {
     fn a_session_reads_only_from_replicas_that_cover_its_token(
         ops in prop::collection::vec((any::<bool>(), 0u64..1_000), 1..50),
         replicas in prop::collection::vec(0u64..1_000, 1..5),
+        primary in 0u64..1_000,
     ) {
         let mut session = Session::<Position>::new();
         let mut max_seen = Position(0);
@@ -144,7 +145,8 @@ proptest! {
         }
         let states: Vec<(NodeId, Position)> =
             replicas.iter().enumerate().map(|(i, &p)| (id(i), Position(p))).collect();
-        match session.read_target(&states) {
+        let primary = Position(primary);
+        match session.read_target(Some(&primary), &states) {
             ha_replication::ReadTarget::Replicas(ids) => {
                 for r in ids {
                     let state = states.iter().find(|s| s.0 == r).unwrap().1;
@@ -153,7 +155,13 @@ proptest! {
             }
             ha_replication::ReadTarget::Primary => {
                 prop_assert!(states.iter().all(|s| s.1 < max_seen));
+                prop_assert!(primary >= max_seen);
             }
+            ha_replication::ReadTarget::Wait => {
+                prop_assert!(states.iter().all(|s| s.1 < max_seen));
+                prop_assert!(primary < max_seen);
+            }
+            other => prop_assert!(false, "a position token cannot diverge: {:?}", other),
         }
     }
 

@@ -24,6 +24,10 @@ pub const MAX_SEARCH_NODES: usize = 100_000;
 /// The most instances of one type a plan may hold.
 pub const MAX_INSTANCES_PER_TYPE: u64 = 1_000_000_000;
 
+/// The most instance types one plan may choose among. The search goes one level deeper per type
+/// of a kind, so this bounds its depth (clouds offer a few hundred types).
+pub const MAX_INSTANCE_TYPES: usize = 4096;
+
 /// How an instance is bought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -238,8 +242,8 @@ pub struct MixPlan {
 /// Bad settings ([`MixConfig::validate`]); a peak that is negative, NaN or infinite; an
 /// instance type with a non-positive capacity, a negative or non-finite price, or a name given
 /// twice ([`Error::DuplicateInstanceType`]); a kind with a share above 0 and no type on offer
-/// ([`Error::NoInstanceOfKind`]); a plan needing more than [`MAX_INSTANCES_PER_TYPE`] of a
-/// type ([`ha_core::Error::TooLarge`]).
+/// ([`Error::NoInstanceOfKind`]); more than [`MAX_INSTANCE_TYPES`] types, or a plan needing
+/// more than [`MAX_INSTANCES_PER_TYPE`] of a type ([`ha_core::Error::TooLarge`]).
 pub fn plan_capacity_mix(
     peak_demand: f64,
     types: &[InstanceType],
@@ -247,6 +251,14 @@ pub fn plan_capacity_mix(
 ) -> Result<MixPlan> {
     config.validate()?;
     in_range("peak demand", peak_demand, 0.0, f64::MAX, "[0, ∞)")?;
+    if types.len() > MAX_INSTANCE_TYPES {
+        return Err(ha_core::Error::TooLarge {
+            name: "instance types",
+            value: types.len() as u64,
+            max: MAX_INSTANCE_TYPES as u64,
+        }
+        .into());
+    }
     for (i, t) in types.iter().enumerate() {
         positive("instance capacity", t.capacity)?;
         in_range(

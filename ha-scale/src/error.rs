@@ -272,6 +272,73 @@ pub enum Error {
     /// An instance type name given twice.
     #[error("instance type {0} is given more than once")]
     DuplicateInstanceType(String),
+    /// A rollout whose max surge and max unavailable are both zero: no instance could ever be
+    /// added or taken down (Kubernetes refuses the same Deployment).
+    #[error("max surge and max unavailable must not both be zero")]
+    ZeroRolloutBudget,
+    /// An instance id the executor does not track (never created, or already gone).
+    #[error("instance {0} is not tracked by the executor")]
+    UnknownInstance(String),
+    /// An instance id adopted twice.
+    #[error("instance {0} is already tracked by the executor")]
+    DuplicateInstance(String),
+    /// An event an instance cannot take in its present state (registered before it was ready).
+    #[error("{instance} cannot take {event} while {state}")]
+    InstanceEventRefused {
+        /// The instance: `instance web-3`, or `the instance` for a lone [`Lifecycle`](crate::Lifecycle).
+        instance: String,
+        /// The event.
+        event: &'static str,
+        /// Its state.
+        state: crate::InstanceState,
+    },
+    /// An event a recovery runbook cannot take at its present step.
+    #[error("recovery of {component} cannot take {event} while {step}")]
+    RecoveryEventRefused {
+        /// The component recovering.
+        component: String,
+        /// The event.
+        event: &'static str,
+        /// The runbook's step.
+        step: crate::RecoveryStep,
+    },
+    /// A dependency graph with a cycle where cycles are refused; the ids along one cycle, the
+    /// first repeated at the end.
+    #[error("dependency cycle: {}", .cycle.join(" → "))]
+    DependencyCycle {
+        /// The cycle: `["a", "b", "a"]` for a → b → a.
+        cycle: Vec<String>,
+    },
+    /// A node id the graph does not hold.
+    #[error("unknown node {node} in {context}")]
+    UnknownNode {
+        /// The id.
+        node: String,
+        /// Where it was named (`the dependency a → b`, `the failed nodes`).
+        context: String,
+    },
+    /// A graph node id given twice.
+    #[error("node {0} is given more than once")]
+    DuplicateNode(String),
+    /// The same dependency `from → to` given twice.
+    #[error("the dependency {from} → {to} is given more than once")]
+    DuplicateDependency {
+        /// The dependant.
+        from: String,
+        /// Its dependency.
+        to: String,
+    },
+    /// A what-if tier name given twice.
+    #[error("tier {0} is given more than once")]
+    DuplicateTier(String),
+    /// A resource given twice in one what-if tier.
+    #[error("tier {tier}: resource {resource} is given more than once")]
+    DuplicateTierResource {
+        /// The tier.
+        tier: String,
+        /// The resource.
+        resource: crate::TierResource,
+    },
 }
 
 /// `Result` with ha-scale's [`Error`].

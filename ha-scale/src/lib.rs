@@ -52,20 +52,61 @@
 //! assert!(ours < naive, "{ours} vs {naive}");
 //! # Ok::<(), ha_scale::Error>(())
 //! ```
+//!
+//! ## From decision to action
+//!
+//! | concern | types |
+//! |---|---|
+//! | one instance's life: requested → starting → ready → serving → draining → terminating → gone, or failed; a timeout per step | [`Lifecycle`], [`LifecycleConfig`], [`InstanceState`] → [`Transition`]s with [`LifecycleAction`]s |
+//! | carrying out a replica count or a new revision | [`Executor`] queues [`Action`]s (`Create`, `Register`, `Drain`, `Deregister`, `Destroy`) at a [`RolloutStrategy`]'s pace (Kubernetes max surge / max unavailable as a [`Budget`], or one at a time), retires unhealthy then least-loaded instances first, drains as ha-balance does, keeps a [`HistoryEntry`] per step with its reason |
+//! | warm-up | [`Executor::available_replicas`] and [`Executor::observation`]: a new instance counts as capacity only once it serves, so an [`Autoscaler`] fed them does not overshoot |
+//! | the application's provider (feature `provider`) | `InstanceProvider`, an async trait, and `execute`, which runs one action through it into an [`ActionResult`] |
+//! | recovering a failed component | [`Recovery`]: detect (N re-checks), isolate, replace, restore, validate, resume, each timed → [`RecoveryReport`] against the RTO and RPO; a [`RecoveryFailure`] says why and what next |
+//! | what a failure does | [`DependencyGraph`] of services and data stores, edges with a [`Criticality`] and a [`Fallback`]; [`DependencyGraph::impact`] → [`FailureImpact`]: affected nodes, [`ImpactLevel`] per node, fallbacks in effect, overall health by ha-core's aggregation |
+//! | database tier | [`DatabaseAdvisor`]: read replicas (reads:writes over 4:1, lag under 100 ms, at most 3), scale up (storage, query time, pool use), pool sizing by Little's law against `cores × 2 + spindles` |
+//! | cache tier | [`CacheAdvisor`]: single node → cluster past 5 GiB, eviction and hit-ratio alerts, [`CacheAdvisor::size_cluster`] (shards, replicas, ≤ 30 GiB a node) |
+//! | what if load grows k× | [`WhatIf`] over [`Tier`]s of [`ResourceModel`]s (linear or per-resource exponents) → [`WhatIfReport`]: utilization per tier and resource, the limits crossed earliest first with their [`Remedy`]s |
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use ha_core::NodeId;
+//! use ha_scale::{Action, Executor, ExecutorConfig, InstanceState};
+//!
+//! let t0 = Instant::now();
+//! let serving = ["web-1", "web-2"].map(NodeId::new).into_iter().collect::<Result<Vec<_>, _>>()?;
+//! let mut exec = Executor::adopting(ExecutorConfig::default(), serving, t0)?;
+//! exec.on_in_flight("web-2", 1, t0)?;
+//! exec.set_desired(1, "night: load fell", t0)?;
+//! // The least-loaded instance drains; it is destroyed once its last request ends.
+//! assert_eq!(exec.poll_action(), Some(Action::Drain { id: NodeId::new("web-1")? }));
+//! exec.on_in_flight("web-1", 0, t0 + Duration::from_secs(1))?;
+//! assert_eq!(exec.poll_action(), Some(Action::Deregister { id: NodeId::new("web-1")? }));
+//! assert_eq!(exec.poll_action(), Some(Action::Destroy { id: NodeId::new("web-1")? }));
+//! exec.on_destroyed("web-1", t0 + Duration::from_secs(20))?;
+//! assert_eq!(exec.available_replicas(), 1);
+//! assert_eq!(exec.instance("web-2").map(|l| l.state()), Some(InstanceState::Serving));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod accuracy;
 mod autoscaler;
 mod behavior;
 mod bottleneck;
+mod cache_advisor;
 mod capacity_mix;
 mod capacity_resource;
 mod condition;
 mod cost;
+mod database_advisor;
+mod dependency_graph;
 mod error;
+mod executor;
+mod failure_impact;
 mod forecast;
 mod holt;
 mod holt_winters;
 mod interval;
+mod lifecycle;
 mod linear;
 pub mod metric;
 mod model;
@@ -73,7 +114,10 @@ mod model_selection;
 mod optimizer;
 mod pod;
 mod predictive;
+#[cfg(feature = "provider")]
+mod provider;
 mod queue_target;
+mod recovery;
 mod replay;
 pub mod replica_calculator;
 mod resource_forecast;
@@ -83,6 +127,7 @@ mod smoothing;
 mod stabilization;
 mod step_scaling;
 mod tolerance;
+mod what_if;
 
 pub use autoscaler::{
     Autoscaler, AutoscalerConfig, Decision, Limits, MetricStatus, Observation,
@@ -112,8 +157,8 @@ pub use tolerance::Tolerance;
 pub use accuracy::{seasonal_naive, smape};
 pub use bottleneck::{Bottleneck, rank_bottlenecks};
 pub use capacity_mix::{
-    CapacityMix, HOURS_PER_MONTH, InstanceKind, InstanceType, KindPlan, MAX_INSTANCES_PER_TYPE,
-    MAX_SEARCH_NODES, MixConfig, MixPlan, PlanLine, plan_capacity_mix,
+    CapacityMix, HOURS_PER_MONTH, InstanceKind, InstanceType, KindPlan, MAX_INSTANCE_TYPES,
+    MAX_INSTANCES_PER_TYPE, MAX_SEARCH_NODES, MixConfig, MixPlan, PlanLine, plan_capacity_mix,
 };
 pub use capacity_resource::CapacityResource;
 pub use cost::{CostProjection, MonthCost, Price, PriceModel, ResourceCost, project_cost};
@@ -131,3 +176,35 @@ pub use resource_forecast::{
     forecast_resource, forecast_resources,
 };
 pub use series::TimeSeries;
+
+pub use executor::{
+    Action, ActionResult, Budget, Executor, ExecutorConfig, HistoryEntry, HistoryEvent,
+    InstanceRef, RolloutStrategy,
+};
+pub use lifecycle::{
+    Cause, FailureCause, InstanceState, Lifecycle, LifecycleAction, LifecycleConfig, Transition,
+};
+#[cfg(feature = "provider")]
+pub use provider::{InstanceProvider, execute};
+pub use recovery::{
+    ConsistencyCheck, Recovery, RecoveryAction, RecoveryConfig, RecoveryFailure, RecoveryOutcome,
+    RecoveryReport, RecoveryStep, RestorePoint, RestoreSource, StepTiming,
+};
+
+pub use cache_advisor::{
+    CacheAdvice, CacheAdvisor, CacheAdvisorConfig, CacheAlert, CacheObservation, CacheTarget,
+    CacheTopology, ClusterBound, ClusterPlan, GIB, MAX_CACHE_SHARDS, MAX_REPLICAS_PER_SHARD,
+};
+pub use database_advisor::{
+    DatabaseAdvice, DatabaseAdvisor, DatabaseAdvisorConfig, DatabaseObservation, MAX_RATE,
+    MAX_REPLICAS_PER_PRIMARY, PoolSizing, PoolVerdict, ReplicaAdvice, ScaleUpReason,
+};
+pub use dependency_graph::{
+    Criticality, CyclePolicy, Dependency, DependencyGraph, Fallback, GraphConfig, GraphNode,
+    MAX_GRAPH_NODES, NodeKind,
+};
+pub use failure_impact::{FailureImpact, FallbackInEffect, ImpactLevel, NodeImpact};
+pub use what_if::{
+    Crossing, DEFAULT_LIMIT_RATIO, MAX_EXPONENT, Remedy, ResourceModel, ResourceProjection, Tier,
+    TierKind, TierProjection, TierResource, WhatIf, WhatIfReport, remedies,
+};

@@ -241,3 +241,47 @@ fn a_search_cut_short_says_so_and_is_no_worse_than_the_most_efficient_type_alone
     // All of "a": 333 334 × 3.0.
     assert!(k.hourly_cost <= 333_334.0 * 3.0);
 }
+
+#[test]
+fn the_most_instance_types_allowed_search_without_overflowing_the_stack() {
+    // Near-equal rates defeat the bound, so the search goes one level deeper per type; run it
+    // on a thread with a test harness's usual 2 MiB stack.
+    let types: Vec<InstanceType> = (0..ha_scale::MAX_INSTANCE_TYPES)
+        .map(|i| {
+            let capacity = 1.0 + (i % 97) as f64;
+            offer(
+                &format!("t{i}"),
+                InstanceKind::OnDemand,
+                capacity,
+                capacity * (1.0 + i as f64 * 1e-12),
+            )
+        })
+        .collect();
+    let config = MixConfig {
+        mix: CapacityMix {
+            reserved: 0.0,
+            spot: 0.0,
+            on_demand: 1.0,
+        },
+        headroom_ratio: 0.0,
+    };
+    let worker = std::thread::Builder::new().stack_size(2 << 20);
+    let (plan, too_many) = worker
+        .spawn(move || {
+            let plan = plan_capacity_mix(5_000.5, &types, &config);
+            let mut more = types;
+            more.push(offer("one-too-many", InstanceKind::OnDemand, 1.0, 1.0));
+            (plan, plan_capacity_mix(5_000.5, &more, &config))
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(plan.unwrap().capacity >= 5_000.5);
+    assert!(matches!(
+        too_many,
+        Err(Error::Core(ha_core::Error::TooLarge {
+            name: "instance types",
+            ..
+        }))
+    ));
+}

@@ -146,6 +146,31 @@ pub enum Error {
         /// The node named twice.
         node: NodeId,
     },
+    /// A key router was given a migration whose source does not hold a copy of the shard.
+    #[error("node {node} holds no copy of {shard} to migrate")]
+    NotAnOwner {
+        /// The shard.
+        shard: ShardId,
+        /// The node named as the source.
+        node: NodeId,
+    },
+    /// A key router was given a migration to a node that already holds a copy of the shard,
+    /// or is already receiving one.
+    #[error("node {node} already holds or is receiving a copy of {shard}")]
+    AlreadyOwner {
+        /// The shard.
+        shard: ShardId,
+        /// The node named as the target.
+        node: NodeId,
+    },
+    /// A key router was given a second migration of the same copy of a shard.
+    #[error("the copy of {shard} on node {node} is already migrating")]
+    MigrationInFlight {
+        /// The shard.
+        shard: ShardId,
+        /// The source of the migration under way.
+        node: NodeId,
+    },
 }
 
 /// Checks that a factor is a finite number of at least 1, or above 1 when `strictly`.

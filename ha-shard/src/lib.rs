@@ -42,6 +42,8 @@
 //! never overfill a node. Each move then runs as a [`ShardMigration`] — copying, catching up,
 //! cut over, cleaning up, done — which says at every step where reads and writes go, refuses
 //! events out of order and resumes from a serde-able [`MigrationRecord`].
+//! A [`KeyRouter`] routes keys over a shard map and many such migrations at once: per key,
+//! the node serving each copy's reads and the nodes a write must reach ([`KeyRoute`]).
 //!
 //! Still to come for the issue "ha-shard: hash rings, shard maps, replica placement, hot shards
 //! and rebalancing plans": see the issue's closing notes.
@@ -60,6 +62,7 @@ mod query;
 mod rebalance;
 mod rendezvous;
 mod ring;
+mod router;
 mod shard_id;
 mod shard_map;
 mod slots;
@@ -78,6 +81,7 @@ pub use query::{group_by_shard, merge_counts, merge_sorted, merge_sorted_by_key,
 pub use rebalance::{Move, Plan, RebalanceConfig, Rebalancer, SkewReport, Target};
 pub use rendezvous::Rendezvous;
 pub use ring::{HashRing, KetamaName, RingConfig};
+pub use router::{KeyRoute, KeyRouter};
 pub use shard_id::ShardId;
 pub use shard_map::{
     DirectoryShards, HashShards, RangeShards, Route, ShardHashing, ShardMap, ShardPlacement,

@@ -160,6 +160,19 @@ enum Mode {
 /// A caller's own hash given to the `*_hash` methods of a ketama ring is read as 32 bits:
 /// its high 32 bits are ignored.
 ///
+/// Checked against a running twemproxy 0.5.0 (Debian's `nutcracker`) in front of real Redis
+/// servers by the root package's `tests/redis_shards.rs`: 2 000 keys written through twemproxy
+/// are each on the server this ring names, and keys written to this ring's servers are each
+/// found through twemproxy — for servers written `host:port:1` without names
+/// ([`KetamaName::Address`]), named and weighted `host:port:w name` lines ([`KetamaName::Id`],
+/// weights 1, 2, 3, 1), 25 equal servers (156 points each) and a server on port 11211 (named by
+/// its host alone). The rule to follow: list the nodes in the pool's order, give each the
+/// line's weight, and name them as the lines do — by the text after the weight when there is
+/// one ([`KetamaName::Id`] with that text as the id), otherwise by `host:port`
+/// ([`KetamaName::Address`] with that address). A pool mixing named and unnamed lines needs
+/// ids equal to the `host:port` of the unnamed ones (the host alone on port 11211) and
+/// [`KetamaName::Id`].
+///
 /// ```
 /// use ha_core::{Node, NodeId};
 /// use ha_shard::{HashRing, KetamaName, Placement, RingConfig};

@@ -60,4 +60,35 @@ pub(crate) async fn conformance<B: Backend<String, String>>(l2: &B) {
     assert_eq!(l2.invalidate_tag("red").await.unwrap(), 0);
     assert_eq!(l2.invalidate_tag("blue").await.unwrap(), 0); // t2 is gone already
     assert_eq!(l2.get(&s("t3")).await.unwrap().as_deref(), Some("z"));
+
+    // A key's tags are those of its last write: an overwrite without the tag, or a delete, or a
+    // pattern invalidation, takes it out of the tag's members.
+    l2.set(&s("m1"), &s("1"), &red).await.unwrap();
+    l2.set(&s("m1"), &s("2"), &none).await.unwrap();
+    l2.set(&s("m2"), &s("1"), &red_blue).await.unwrap();
+    l2.set(&s("m2"), &s("2"), &InsertOptions::new().tag("blue"))
+        .await
+        .unwrap();
+    l2.set(&s("m3"), &s("1"), &red).await.unwrap();
+    assert!(l2.delete(&s("m3")).await.unwrap());
+    l2.set(&s("m3"), &s("2"), &none).await.unwrap();
+    l2.set(&s("m4"), &s("1"), &red).await.unwrap();
+    assert_eq!(l2.invalidate_pattern("m4").await.unwrap(), 1);
+    l2.set(&s("m4"), &s("2"), &none).await.unwrap();
+    assert_eq!(l2.invalidate_tag("red").await.unwrap(), 0);
+    for key in ["m1", "m2", "m3", "m4"] {
+        assert_eq!(
+            l2.get(&s(key)).await.unwrap().as_deref(),
+            Some("2"),
+            "{key}"
+        );
+    }
+    assert_eq!(l2.invalidate_tag("blue").await.unwrap(), 1); // m2 kept blue
+    assert!(!l2.set_if_absent(&s("m1"), &s("3"), &red).await.unwrap());
+    assert_eq!(
+        l2.invalidate_tag("red").await.unwrap(),
+        0,
+        "a refused write adds no tag"
+    );
+    assert_eq!(l2.invalidate_pattern("m?").await.unwrap(), 3); // m1, m3, m4
 }

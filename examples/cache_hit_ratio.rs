@@ -2,7 +2,8 @@
 //! on synthetic Zipf and loop/scan traces and the ARC paper's OLTP and P3 traces, at cache
 //! sizes of 0.1%, 1% and 10% of the distinct keys. Cold start, fill on miss.
 //!
-//! Run: `cargo run --release --example cache_hit_ratio [path/to/cache-traces]` — the traces
+//! Run: `cargo run --release --example cache_hit_ratio [path/to/cache-traces]` (env `HA_ONLY=1`:
+//! only ha-cache's column, for tuning runs) — the traces
 //! directory defaults to `../shared/data/cache-traces` (its README cites the ARC paper:
 //! Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST 2003).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -194,6 +195,11 @@ fn report(name: &str, trace: &[u64]) {
             &mut Ha(ha::cache::Cache::builder(capacity as u64).build().unwrap()),
             trace,
         );
+        if std::env::var_os("HA_ONLY").is_some() {
+            // Tuning runs: the peers' columns do not change, so skip them.
+            println!("| {percent}% ({capacity}) | {ours:.4} | | | | |");
+            continue;
+        }
         let lru = hit_ratio(&mut Lru::new(capacity), trace);
         let moka = hit_ratio(&mut Moka(moka::sync::Cache::new(capacity as u64)), trace);
         let quick = hit_ratio(&mut Quick(quick_cache::sync::Cache::new(capacity)), trace);

@@ -14,6 +14,7 @@ use ha_core::Clock;
 use parking_lot::RwLock;
 
 use crate::builder::Weigher;
+use crate::cache_entry::{CacheEntry, Iter};
 use crate::expiry::{LazyNow, NEVER, Timer, nanos};
 use crate::listener::{Listener, Removed};
 use crate::shard::{Shard, ShardSettings, Tag, Write};
@@ -48,8 +49,24 @@ pub struct Cache<K, V> {
     inner: Arc<Inner<K, V>>,
 }
 
+/// One shard's lock on a cache line (two, for the adjacent-line prefetcher) of its own, so
+/// threads working in neighbouring shards do not invalidate each other's lock word.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A shard behind its lock, on lines of its own.
+type Locked<K, V> = Padded<RwLock<Shard<K, V>>>;
+
 struct Inner<K, V> {
-    shards: Box<[RwLock<Shard<K, V>>]>,
+    shards: Box<[Locked<K, V>]>,
     mask: usize,
     hasher: ahash::RandomState,
     timer: Timer,
@@ -110,8 +127,9 @@ where
         let shards: Box<[_]> = (0..count as u64)
             .map(|i| {
                 let capacity = base + u64::from(i < extra);
-                RwLock::new(Shard::new(ShardSettings {
+                Padded(RwLock::new(Shard::new(ShardSettings {
                     capacity,
+                    max_entry_weight: base,
                     // A weighted shard sizes its sketch for entries of weight ~64; it grows
                     // with the entry count.
                     entries: if weighted {
@@ -122,7 +140,7 @@ where
                     default_ttl: config.time_to_live.map(nanos),
                     time_to_idle: config.time_to_idle.map(nanos),
                     seed: config.hash_seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                }))
+                })))
             })
             .collect();
         tracing::debug!(
@@ -175,9 +193,20 @@ where
         let shard = self.shard(hash);
         let mut now = LazyNow::new(&self.inner.timer);
         // Most reads need the shard only shared; expiry and time to idle need it exclusive.
-        if let Some(answer) = shard.read().get_shared(hash, key, &mut now) {
+        let shared = shard.read();
+        if let Some(answer) = shared.get_shared(hash, key, &mut now) {
+            let full = shared.reads_full();
+            drop(shared);
+            if full {
+                // This read filled the buffer (a read-mostly spell): count the batch now if
+                // no one holds the shard, so the sketch keeps learning without writes.
+                if let Some(mut exclusive) = shard.try_write() {
+                    exclusive.drain_reads();
+                }
+            }
             return answer;
         }
+        drop(shared);
         let mut removed = Removed::new();
         let value = shard.write().get(hash, key, &mut now, &mut removed);
         self.notify(removed);
@@ -226,9 +255,9 @@ where
         Some((value, ttl, tags))
     }
 
-    fn weigh(&self, key: &K, value: &V) -> u64 {
+    fn weigh(&self, key: &K, value: &V) -> u32 {
         match &self.inner.weigher {
-            Some(weigher) => u64::from(weigher(key, value).max(1)),
+            Some(weigher) => weigher(key, value).max(1),
             None => 1,
         }
     }
@@ -272,9 +301,9 @@ where
             return Err(ha_core::Error::Zero { name: "ttl" }.into());
         }
         let weight = self.weigh(&key, &value);
-        if weight > self.inner.max_entry_weight {
+        if u64::from(weight) > self.inner.max_entry_weight {
             return Err(Error::WeightOverCapacity {
-                weight,
+                weight: u64::from(weight),
                 max: self.inner.max_entry_weight,
             });
         }
@@ -534,6 +563,59 @@ where
         .shared()
     }
 
+    /// The live entries, with their remaining time to live and their tags, one shard at a
+    /// time (see [`Iter`]), in no particular order; no effect on statistics or the policy.
+    /// Use it to warm another cache — an edge after a reload, a new process — with the same
+    /// remaining lives and tags.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ha_cache::{Cache, InsertOptions};
+    /// use ha_core::ManualClock;
+    ///
+    /// let clock = ManualClock::new();
+    /// let primary: Cache<String, u32> = Cache::builder(100).clock(clock.clone()).build()?;
+    /// let options = InsertOptions::new().ttl(Duration::from_secs(60)).tag("team:red");
+    /// primary.insert_with("a".into(), 1, &options)?;
+    /// primary.insert("b".into(), 2);
+    /// clock.advance(Duration::from_secs(20));
+    ///
+    /// let edge: Cache<String, u32> = Cache::builder(100).clock(clock.clone()).build()?;
+    /// for entry in primary.iter() {
+    ///     if entry.key == "a" {
+    ///         assert_eq!(entry.ttl, Some(Duration::from_secs(40)));
+    ///         assert_eq!(entry.tags, vec!["team:red".into()]);
+    ///     }
+    ///     edge.insert_with(entry.key.clone(), entry.value, &entry.insert_options())?;
+    /// }
+    /// assert_eq!((edge.get("a"), edge.get("b")), (Some(1), Some(2)));
+    /// clock.advance(Duration::from_secs(41));
+    /// assert_eq!(edge.get("a"), None); // it kept its remaining 40 s, not a fresh 60
+    /// # Ok::<(), ha_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn iter(&self) -> Iter<K, V> {
+        Iter::new(self.clone())
+    }
+
+    /// The live entries of shard `index`, or `None` past the last shard.
+    pub(crate) fn shard_entries(&self, index: usize) -> Option<Vec<CacheEntry<K, V>>> {
+        let shard = self.inner.shards.get(index)?;
+        let mut now = LazyNow::new(&self.inner.timer);
+        let mut live = Vec::new();
+        shard.read().live_entries(&mut now, &mut live);
+        Some(
+            live.into_iter()
+                .map(|(key, value, left, tags)| CacheEntry {
+                    key,
+                    value,
+                    ttl: left.map(Duration::from_nanos),
+                    tags,
+                })
+                .collect(),
+        )
+    }
+
     /// Hit, miss, insert, eviction and expiry counts, summed over the shards.
     #[must_use]
     pub fn stats(&self) -> CacheStats {
@@ -570,7 +652,9 @@ where
         self.inner.config.max_capacity
     }
 
-    /// The heaviest entry the cache stores: the capacity of its smallest shard.
+    /// The heaviest entry the cache stores: `max_capacity / shards`, rounded down (the
+    /// capacity of its smallest shard). Every shard holds to this same limit, even those whose
+    /// share of the capacity is one more.
     #[must_use]
     pub fn max_entry_weight(&self) -> u64 {
         self.inner.max_entry_weight

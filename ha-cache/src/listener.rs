@@ -41,8 +41,53 @@ impl fmt::Display for RemovalCause {
 /// The eviction listener: called with the key, the value and the cause of every removal.
 pub(crate) type Listener<K, V> = Arc<dyn Fn(K, V, RemovalCause) + Send + Sync>;
 
-/// Entries removed under a shard lock, handed to the listener once the lock is released.
-pub(crate) type Removed<K, V> = Vec<(K, V, RemovalCause)>;
+/// Entries removed under a shard lock, handed to the listener once the lock is released (and
+/// dropped there without one, so a value's destructor never runs under a lock). The first
+/// entry is held inline: the usual write removes at most one (its eviction or the value it
+/// replaced), and then costs no allocation.
+pub(crate) struct Removed<K, V> {
+    first: Option<(K, V, RemovalCause)>,
+    rest: Vec<(K, V, RemovalCause)>,
+}
+
+impl<K, V> Removed<K, V> {
+    pub(crate) fn new() -> Removed<K, V> {
+        Removed {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, key: K, value: V, cause: RemovalCause) {
+        if self.first.is_none() {
+            self.first = Some((key, value, cause));
+        } else {
+            self.rest.push((key, value, cause));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// How many entries were removed.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
+impl<K, V> IntoIterator for Removed<K, V> {
+    type Item = (K, V, RemovalCause);
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<(K, V, RemovalCause)>,
+        std::vec::IntoIter<(K, V, RemovalCause)>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
+}
 
 /// Calls `listener` for each removed entry, outside every lock. A panicking listener is
 /// contained: the panic is logged and the remaining entries are still reported.
@@ -54,5 +99,22 @@ pub(crate) fn notify<K, V>(listener: Option<&Listener<K, V>>, removed: Removed<K
         if catch_unwind(AssertUnwindSafe(|| listener(key, value, cause))).is_err() {
             tracing::warn!(%cause, "eviction listener panicked; the cache is unaffected");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_entries_come_back_in_the_order_pushed() {
+        let mut removed = Removed::new();
+        assert!(removed.is_empty());
+        removed.push(1, 'a', RemovalCause::Size);
+        removed.push(2, 'b', RemovalCause::Replaced);
+        removed.push(3, 'c', RemovalCause::Expired);
+        assert_eq!(removed.len(), 3);
+        let keys: Vec<i32> = removed.into_iter().map(|(k, _, _)| k).collect();
+        assert_eq!(keys, vec![1, 2, 3]);
     }
 }

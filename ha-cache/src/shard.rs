@@ -1,13 +1,17 @@
 //! One shard of the cache: a single-threaded W-TinyLFU core that the concurrent [`Cache`]
 //! wraps in a lock, one per shard.
 //!
-//! Entries live in a slab; a hash table maps each key's hash to its slot. Three intrusive LRU
-//! lists (oldest at the head) hold the regions of W-TinyLFU: the admission *window*, and the
-//! main space split into *probation* and *protected*. A new entry enters the window; when the
-//! window overflows, its oldest entries move to probation as candidates, and while the shard is
-//! over capacity each candidate duels the oldest probation entry (the victim): the one the
-//! frequency sketch says was asked for more often stays. A hit in probation promotes an entry
-//! to protected; protected overflow is demoted back to probation.
+//! Entries live in slabs indexed by a `u32` slot, laid out by who reads them: a read touches
+//! only the *entry* (key hash, key, value, read mark, region: 32 bytes for `u64 → u64`); list
+//! moves touch only the 16-byte *links* (neighbours, weight, slot generation); deadlines live
+//! in a third slab that exists only once the shard holds an entry that can expire, and tags in
+//! a side map. A hash table maps each key's hash to its slot. Three intrusive LRU lists
+//! (oldest at the head) hold the regions of W-TinyLFU: the admission *window*, and the main
+//! space split into *probation* and *protected*. A new entry enters the window; when the window
+//! overflows, its oldest entries move to probation as candidates, and while the shard is over
+//! capacity each candidate duels the oldest probation entry (the victim): the one the frequency
+//! sketch says was asked for more often stays. A hit in probation promotes an entry to
+//! protected; protected overflow is demoted back to probation.
 //!
 //! Unlike Caffeine, which buffers reads and replays them on the lists, a read here only sets
 //! the entry's `referenced` bit (and counts it in the sketch); the move a read earns — to its
@@ -22,7 +26,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use hashbrown::HashTable;
 
@@ -41,6 +45,9 @@ const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
 const SWEEP_EVERY: u32 = 64;
 /// Expired entries removed per operation at most (the rest wait for the next operations).
 const SWEEP_BUDGET: usize = 32;
+/// Reads a shard buffers for the sketch before a write (or a reader finding it full) counts
+/// them.
+const READ_BUFFER: usize = 64;
 
 /// A tag entries can be invalidated by.
 pub(crate) type Tag = Arc<str>;
@@ -54,31 +61,46 @@ enum Region {
     Protected = 2,
 }
 
+/// What a read needs. `Option<Entry>` costs no extra byte: the region's spare values mark a
+/// free slot.
 #[derive(Debug)]
-struct Node<K, V> {
+struct Entry<K, V> {
+    hash: u64,
     key: K,
     value: V,
-    hash: u64,
-    weight: u64,
-    region: Region,
     /// Read since it was last placed: moves it (to the window's or protected's tail, or from
     /// probation to protected) when eviction next reaches it, instead of on the read.
     referenced: AtomicBool,
+    region: Region,
+}
+
+/// What the lists need, apart from the entries so a list move touches 16 bytes a neighbour.
+#[derive(Debug, Clone, Copy)]
+struct Links {
     prev: u32,
     next: u32,
+    weight: u32,
+    /// Bumped each time the slot is freed, so stale expiry-queue items are recognised.
+    generation: u32,
+}
+
+/// The deadlines of one entry, kept only by shards that hold an entry that can expire.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
     /// Time-to-live deadline, or [`NEVER`].
     expires_at: u64,
     /// Last read or write, for time to idle.
     accessed_at: u64,
     /// The deadline of this entry's live item in the expiry queue, or [`NEVER`].
     queued: u64,
-    tags: Option<Box<[Tag]>>,
 }
 
-#[derive(Debug)]
-struct Slot<K, V> {
-    generation: u32,
-    node: Option<Node<K, V>>,
+impl Timing {
+    const UNTIMED: Timing = Timing {
+        expires_at: NEVER,
+        accessed_at: 0,
+        queued: NEVER,
+    };
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +123,7 @@ impl List {
 /// What an insert stores besides the key and value: its weight, time to live and tags.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Write {
-    pub(crate) weight: u64,
+    pub(crate) weight: u32,
     /// Nanoseconds the entry lives, or `None` for the cache's default.
     pub(crate) ttl: Option<u64>,
     pub(crate) tags: Option<Box<[Tag]>>,
@@ -111,6 +133,9 @@ pub(crate) struct Write {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ShardSettings {
     pub(crate) capacity: u64,
+    /// The heaviest entry stored: the same in every shard, even when the capacities differ by
+    /// one after splitting the cache's capacity.
+    pub(crate) max_entry_weight: u64,
     /// Entries the shard is expected to hold (sizes the sketch).
     pub(crate) entries: u64,
     pub(crate) default_ttl: Option<u64>,
@@ -118,11 +143,20 @@ pub(crate) struct ShardSettings {
     pub(crate) seed: u64,
 }
 
+/// One live entry as [`Shard::live_entries`] reports it: key, value, nanoseconds of life
+/// left (`None`: no deadline) and tags.
+pub(crate) type LiveEntry<K, V> = (K, V, Option<u64>, Vec<Tag>);
+
 /// One shard.
 #[derive(Debug)]
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,
-    slots: Vec<Slot<K, V>>,
+    entries: Vec<Option<Entry<K, V>>>,
+    links: Vec<Links>,
+    /// Empty until the shard may hold an entry that can expire; then as long as `entries`.
+    timing: Vec<Timing>,
+    timing_on: bool,
+    entry_tags: HashMap<u32, Box<[Tag]>, ahash::RandomState>,
     free: Vec<u32>,
     lists: [List; 3],
     settings: ShardSettings,
@@ -141,6 +175,12 @@ pub(crate) struct Shard<K, V> {
     /// Hits and misses: relaxed atomics, counted by reads under the shared lock.
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Key hashes of reads not yet counted in the sketch: a hit appends its hash (a plain
+    /// load and store, no read-modify-write; racing readers may overwrite each other's, which
+    /// only loses a count) instead of updating the sketch's random cache line, and the next
+    /// writer counts the batch.
+    reads: [AtomicU64; READ_BUFFER],
+    reads_len: AtomicU32,
     rng: u64,
     ops: u32,
 }
@@ -151,7 +191,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let window_max = ((capacity as f64 * INITIAL_WINDOW_RATIO) as u64).max(1);
         let mut shard = Shard {
             table: HashTable::new(),
-            slots: Vec::new(),
+            entries: Vec::new(),
+            links: Vec::new(),
+            timing: Vec::new(),
+            timing_on: settings.default_ttl.is_some() || settings.time_to_idle.is_some(),
+            entry_tags: HashMap::with_hasher(Self::hasher(settings.seed)),
             free: Vec::new(),
             lists: [List::EMPTY; 3],
             settings,
@@ -167,6 +211,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             stats: CacheStats::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            reads: std::array::from_fn(|_| AtomicU64::new(0)),
+            reads_len: AtomicU32::new(0),
             rng: settings.seed | 1,
             ops: 0,
         };
@@ -198,23 +244,23 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     pub(crate) fn len(&self) -> u64 {
-        self.lists.iter().map(|l| l.len).sum()
+        self.table.len() as u64
     }
 
     pub(crate) fn weight(&self) -> u64 {
         self.weight
     }
 
-    fn node(&self, slot: u32) -> &Node<K, V> {
-        match &self.slots[slot as usize].node {
-            Some(node) => node,
+    fn entry(&self, slot: u32) -> &Entry<K, V> {
+        match &self.entries[slot as usize] {
+            Some(entry) => entry,
             None => unreachable!("slot {slot} is linked but empty"),
         }
     }
 
-    fn node_mut(&mut self, slot: u32) -> &mut Node<K, V> {
-        match &mut self.slots[slot as usize].node {
-            Some(node) => node,
+    fn entry_mut(&mut self, slot: u32) -> &mut Entry<K, V> {
+        match &mut self.entries[slot as usize] {
+            Some(entry) => entry,
             None => unreachable!("slot {slot} is linked but empty"),
         }
     }
@@ -224,55 +270,83 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let slots = &self.slots;
+        let entries = &self.entries;
         self.table
-            .find(hash, |&slot| match &slots[slot as usize].node {
-                Some(node) => node.key.borrow() == key,
+            .find(hash, |&slot| match &entries[slot as usize] {
+                Some(entry) => entry.key.borrow() == key,
                 None => false,
             })
             .copied()
     }
 
+    /// Stores `entry` in a free slot (or a new one) and returns the slot.
+    fn allocate(&mut self, entry: Entry<K, V>, weight: u32) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            self.entries[slot as usize] = Some(entry);
+            let links = &mut self.links[slot as usize];
+            links.weight = weight;
+            return slot;
+        }
+        let slot = u32::try_from(self.entries.len()).unwrap_or(NIL);
+        debug_assert!(slot != NIL, "a shard holds fewer than 2^32 - 1 entries");
+        self.entries.push(Some(entry));
+        self.links.push(Links {
+            prev: NIL,
+            next: NIL,
+            weight,
+            generation: 0,
+        });
+        if self.timing_on {
+            self.timing.push(Timing::UNTIMED);
+        }
+        slot
+    }
+
+    /// From now on the shard keeps deadlines for its entries.
+    fn enable_timing(&mut self) {
+        if !self.timing_on {
+            self.timing_on = true;
+            self.timing.resize(self.entries.len(), Timing::UNTIMED);
+        }
+    }
+
     // ---- lists -------------------------------------------------------------------------------
 
     fn link_tail(&mut self, region: Region, slot: u32) {
-        let tail = self.lists[region as usize].tail;
-        let weight = {
-            let node = self.node_mut(slot);
-            node.region = region;
-            node.prev = tail;
-            node.next = NIL;
-            node.weight
-        };
-        if tail == NIL {
-            self.lists[region as usize].head = slot;
-        } else {
-            self.node_mut(tail).next = slot;
-        }
+        self.entry_mut(slot).region = region;
         let list = &mut self.lists[region as usize];
+        let tail = list.tail;
+        let links = &mut self.links[slot as usize];
+        links.prev = tail;
+        links.next = NIL;
         list.tail = slot;
         list.len += 1;
-        list.weight += weight;
+        list.weight += u64::from(links.weight);
+        if tail == NIL {
+            list.head = slot;
+        } else {
+            self.links[tail as usize].next = slot;
+        }
     }
 
     fn unlink(&mut self, slot: u32) {
-        let (region, prev, next, weight) = {
-            let node = self.node(slot);
-            (node.region, node.prev, node.next, node.weight)
-        };
+        let region = self.entry(slot).region;
+        let Links {
+            prev, next, weight, ..
+        } = self.links[slot as usize];
+        let list = &mut self.lists[region as usize];
         if prev == NIL {
-            self.lists[region as usize].head = next;
+            list.head = next;
         } else {
-            self.node_mut(prev).next = next;
+            self.links[prev as usize].next = next;
         }
         if next == NIL {
-            self.lists[region as usize].tail = prev;
+            list.tail = prev;
         } else {
-            self.node_mut(next).prev = prev;
+            self.links[next as usize].prev = prev;
         }
-        let list = &mut self.lists[region as usize];
         list.len -= 1;
-        list.weight -= weight;
+        list.weight -= u64::from(weight);
     }
 
     fn move_to(&mut self, region: Region, slot: u32) {
@@ -282,27 +356,28 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     // ---- expiry ------------------------------------------------------------------------------
 
-    fn deadline(&self, node: &Node<K, V>) -> u64 {
+    fn deadline(&self, timing: &Timing) -> u64 {
         match self.settings.time_to_idle {
-            Some(idle) => node.expires_at.min(node.accessed_at.saturating_add(idle)),
-            None => node.expires_at,
+            Some(idle) => timing
+                .expires_at
+                .min(timing.accessed_at.saturating_add(idle)),
+            None => timing.expires_at,
         }
-    }
-
-    fn can_expire(&self, node: &Node<K, V>) -> bool {
-        node.expires_at != NEVER || self.settings.time_to_idle.is_some()
     }
 
     /// Puts `slot` in the expiry queue at its current deadline, unless it is already there.
     fn schedule(&mut self, slot: u32) {
-        let deadline = self.deadline(self.node(slot));
-        let generation = self.slots[slot as usize].generation;
-        let node = self.node_mut(slot);
-        if node.queued == deadline {
+        if !self.timing_on {
             return;
         }
-        let was_queued = node.queued != NEVER;
-        node.queued = deadline;
+        let deadline = self.deadline(&self.timing[slot as usize]);
+        let generation = self.links[slot as usize].generation;
+        let timing = &mut self.timing[slot as usize];
+        if timing.queued == deadline {
+            return;
+        }
+        let was_queued = timing.queued != NEVER;
+        timing.queued = deadline;
         match (was_queued, deadline != NEVER) {
             (false, true) => self.timed += 1,
             (true, false) => self.timed -= 1,
@@ -310,13 +385,19 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
         self.expiry.push(deadline, slot, generation);
         if self.expiry.len() > 2 * self.timed + 64 {
-            let slots = &self.slots;
+            let (links, timing) = (&self.links, &self.timing);
             self.expiry.retain(|deadline, slot, generation| {
-                let live = &slots[slot as usize];
-                live.generation == generation
-                    && live.node.as_ref().is_some_and(|n| n.queued == deadline)
+                links[slot as usize].generation == generation
+                    && timing[slot as usize].queued == deadline
             });
         }
+    }
+
+    /// Whether the item `(deadline, slot, generation)` popped from the queue is the live one.
+    fn is_live_item(&self, deadline: u64, slot: u32, generation: u32) -> bool {
+        self.links[slot as usize].generation == generation
+            && self.entries[slot as usize].is_some()
+            && self.timing[slot as usize].queued == deadline
     }
 
     /// Removes up to `budget` entries whose deadline has passed.
@@ -326,20 +407,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             let Some((deadline, slot, generation)) = self.expiry.pop_due(now) else {
                 break;
             };
-            let entry = &self.slots[slot as usize];
-            let live = entry.generation == generation
-                && entry.node.as_ref().is_some_and(|n| n.queued == deadline);
-            if !live {
+            if !self.is_live_item(deadline, slot, generation) {
                 continue;
             }
-            let current = self.deadline(self.node(slot));
+            let current = self.deadline(&self.timing[slot as usize]);
             if current <= now {
                 self.remove_slot(slot, RemovalCause::Expired, removed);
                 done += 1;
             } else {
                 // Time to idle moved the deadline on: queue it again there.
-                let node = self.node_mut(slot);
-                node.queued = current;
+                self.timing[slot as usize].queued = current;
                 self.expiry.push(current, slot, generation);
             }
         }
@@ -368,32 +445,54 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
     }
 
+    /// The deadline of the entry in `slot`, or [`NEVER`].
+    fn deadline_of(&self, slot: u32) -> u64 {
+        if self.timing_on {
+            self.deadline(&self.timing[slot as usize])
+        } else {
+            NEVER
+        }
+    }
+
     /// Whether the entry in `slot` has expired by now (reading the clock only if it can).
     fn is_expired(&self, slot: u32, now: &mut LazyNow<'_>) -> bool {
-        let node = self.node(slot);
-        self.can_expire(node) && self.deadline(node) <= now.get()
+        let deadline = self.deadline_of(slot);
+        deadline != NEVER && deadline <= now.get()
     }
 
     // ---- removal -----------------------------------------------------------------------------
 
     fn remove_slot(&mut self, slot: u32, cause: RemovalCause, removed: &mut Removed<K, V>) {
+        let (key, value) = self.take_slot(slot, cause);
+        removed.push(key, value, cause);
+    }
+
+    /// Unlinks and frees `slot`, counting its removal, and returns its key and value.
+    fn take_slot(&mut self, slot: u32, cause: RemovalCause) -> (K, V) {
         self.unlink(slot);
-        let hash = self.node(slot).hash;
-        if let Ok(entry) = self.table.find_entry(hash, |&s| s == slot) {
-            entry.remove();
+        let hash = self.entry(slot).hash;
+        if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
+            found.remove();
         }
-        let entry = &mut self.slots[slot as usize];
-        entry.generation = entry.generation.wrapping_add(1);
-        let Some(node) = entry.node.take() else {
-            return;
+        let links = &mut self.links[slot as usize];
+        links.generation = links.generation.wrapping_add(1);
+        let weight = links.weight;
+        let Some(entry) = self.entries[slot as usize].take() else {
+            unreachable!("slot {slot} is linked but empty");
         };
         self.free.push(slot);
-        self.weight -= node.weight;
-        if node.queued != NEVER {
-            self.timed -= 1;
+        self.weight -= u64::from(weight);
+        if self.timing_on {
+            let timing = &mut self.timing[slot as usize];
+            if timing.queued != NEVER {
+                self.timed -= 1;
+            }
+            *timing = Timing::UNTIMED;
         }
-        if let Some(tags) = &node.tags {
-            self.untag(slot, tags);
+        if !self.entry_tags.is_empty() {
+            if let Some(tags) = self.entry_tags.remove(&slot) {
+                self.untag(slot, &tags);
+            }
         }
         match cause {
             RemovalCause::Size => self.stats.evictions_size += 1,
@@ -401,7 +500,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             RemovalCause::Explicit => self.stats.removals_explicit += 1,
             RemovalCause::Replaced => self.stats.replacements += 1,
         }
-        removed.push((node.key, node.value, cause));
+        (entry.key, entry.value)
     }
 
     fn untag(&mut self, slot: u32, tags: &[Tag]) {
@@ -415,25 +514,65 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         }
     }
 
-    fn tag(&mut self, slot: u32, tags: &[Tag]) {
-        for tag in tags {
-            self.tags
-                .entry(tag.clone())
-                .or_insert_with(|| hashbrown::HashSet::with_hasher(self.tag_hasher.clone()))
-                .insert(slot);
+    /// Sets the tags of `slot` (none: `None`), keeping the tag index in step.
+    fn set_tags(&mut self, slot: u32, tags: Option<Box<[Tag]>>) {
+        if !self.entry_tags.is_empty() {
+            if let Some(old) = self.entry_tags.remove(&slot) {
+                self.untag(slot, &old);
+            }
+        }
+        if let Some(tags) = tags {
+            for tag in tags.iter() {
+                self.tags
+                    .entry(tag.clone())
+                    .or_insert_with(|| hashbrown::HashSet::with_hasher(self.tag_hasher.clone()))
+                    .insert(slot);
+            }
+            self.entry_tags.insert(slot, tags);
         }
     }
 
     // ---- policy ------------------------------------------------------------------------------
 
-    /// A read: counted in the sketch and marked for its move at the next eviction (lazy
-    /// promotion), so a hit touches only its own entry.
-    fn on_hit(&self, slot: u32) {
-        let node = self.node(slot);
-        if !node.referenced.load(Relaxed) {
-            node.referenced.store(true, Relaxed);
+    /// A read under the exclusive lock: counted in the sketch and marked for its move at the
+    /// next eviction (lazy promotion), so a hit touches only its own entry.
+    fn on_hit(&self, entry: &Entry<K, V>) {
+        if !entry.referenced.load(Relaxed) {
+            entry.referenced.store(true, Relaxed);
         }
-        self.sketch.increment(node.hash);
+        self.sketch.increment(entry.hash);
+    }
+
+    /// A read under the shared lock: marked, and its hash buffered for the sketch (dropped
+    /// when the buffer is full: [`reads_full`](Shard::reads_full) tells the reader to drain).
+    fn on_shared_hit(&self, entry: &Entry<K, V>) {
+        if !entry.referenced.load(Relaxed) {
+            entry.referenced.store(true, Relaxed);
+        }
+        let n = self.reads_len.load(Relaxed) as usize;
+        if n < READ_BUFFER {
+            self.reads[n].store(entry.hash, Relaxed);
+            self.reads_len.store(n as u32 + 1, Relaxed);
+        }
+    }
+
+    /// Whether the read buffer is full (reads are being dropped until it is drained).
+    pub(crate) fn reads_full(&self) -> bool {
+        self.reads_len.load(Relaxed) as usize >= READ_BUFFER
+    }
+
+    /// Counts the buffered reads in the sketch.
+    pub(crate) fn drain_reads(&mut self) {
+        let n = (*self.reads_len.get_mut() as usize).min(READ_BUFFER);
+        for read in &mut self.reads[..n] {
+            self.sketch.increment(*read.get_mut());
+        }
+        *self.reads_len.get_mut() = 0;
+    }
+
+    /// Takes the read mark of `slot`, returning whether it was set.
+    fn take_referenced(&mut self, slot: u32) -> bool {
+        std::mem::take(self.entry_mut(slot).referenced.get_mut())
     }
 
     /// Demotes protected overflow to probation, giving read entries a second chance.
@@ -443,9 +582,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             && self.lists[Region::Protected as usize].len > 1
         {
             let oldest = self.lists[Region::Protected as usize].head;
-            let node = self.node_mut(oldest);
-            let again = *node.referenced.get_mut() && chances > 0;
-            *node.referenced.get_mut() = false;
+            let again = self.take_referenced(oldest) && chances > 0;
             if again {
                 chances -= 1;
                 self.move_to(Region::Protected, oldest);
@@ -480,17 +617,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             self.misses.fetch_add(1, Relaxed);
             return Some(None);
         };
-        if self.is_expired(slot, now) {
-            return None;
+        if self.timing_on {
+            if self.is_expired(slot, now) {
+                return None;
+            }
+            if !self.expiry.is_empty() {
+                let hits = self.hits.fetch_add(1, Relaxed);
+                if hits % u64::from(SWEEP_EVERY) == 0 {
+                    // Undo: the exclusive path counts this read.
+                    self.hits.fetch_sub(1, Relaxed);
+                    return None;
+                }
+                let entry = self.entry(slot);
+                self.on_shared_hit(entry);
+                return Some(Some(entry.value.clone()));
+            }
         }
-        let hits = self.hits.fetch_add(1, Relaxed);
-        if !self.expiry.is_empty() && hits % u64::from(SWEEP_EVERY) == 0 {
-            // Undo: the exclusive path counts this read.
-            self.hits.fetch_sub(1, Relaxed);
-            return None;
-        }
-        self.on_hit(slot);
-        Some(Some(self.node(slot).value.clone()))
+        self.hits.fetch_add(1, Relaxed);
+        let entry = self.entry(slot);
+        self.on_shared_hit(entry);
+        Some(Some(entry.value.clone()))
     }
 
     fn climb(&mut self) {
@@ -553,9 +699,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             if oldest == NIL {
                 break;
             }
-            let node = self.node_mut(oldest);
-            let again = *node.referenced.get_mut() && chances > 0;
-            *node.referenced.get_mut() = false;
+            let again = self.take_referenced(oldest) && chances > 0;
             if again {
                 chances -= 1;
                 self.move_to(Region::Window, oldest);
@@ -568,8 +712,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             let probation = self.lists[Region::Probation as usize];
             let victim_is_candidate = candidates > 0 && probation.len <= candidates;
             let head = probation.head;
-            if head != NIL && self.node(head).referenced.load(Relaxed) {
-                *self.node_mut(head).referenced.get_mut() = false;
+            if head != NIL && self.take_referenced(head) {
                 self.move_to(Region::Protected, head);
                 if victim_is_candidate {
                     candidates -= 1;
@@ -591,7 +734,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 }
                 continue;
             }
-            let (candidate_hash, victim_hash) = (self.node(candidate).hash, self.node(victim).hash);
+            let (candidate_hash, victim_hash) =
+                (self.entry(candidate).hash, self.entry(victim).hash);
             if self.admit(candidate_hash, victim_hash) {
                 self.remove_slot(victim, RemovalCause::Size, removed);
                 if victim_is_candidate {
@@ -619,6 +763,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.drain_reads();
         let found = self.find(hash, key);
         let out = match found {
             Some(slot) if self.is_expired(slot, now) => {
@@ -628,17 +773,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             Some(slot) => {
                 if self.settings.time_to_idle.is_some() {
                     let at = now.get();
-                    self.node_mut(slot).accessed_at = at;
+                    self.timing[slot as usize].accessed_at = at;
                 }
-                self.on_hit(slot);
-                Some(self.node(slot).value.clone())
+                let entry = self.entry(slot);
+                self.on_hit(entry);
+                Some(entry.value.clone())
             }
             None => None,
         };
         if out.is_some() {
-            self.hits.fetch_add(1, Relaxed);
+            *self.hits.get_mut() += 1;
         } else {
-            self.misses.fetch_add(1, Relaxed);
+            *self.misses.get_mut() += 1;
             self.on_miss();
         }
         self.sketch.age_if_due();
@@ -653,7 +799,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let slot = self.find(hash, key)?;
-        (!self.is_expired(slot, now)).then(|| self.node(slot).value.clone())
+        (!self.is_expired(slot, now)).then(|| self.entry(slot).value.clone())
     }
 
     /// The live entry of `key` with its time-to-live deadline ([`NEVER`] for none) and its
@@ -672,13 +818,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         if self.is_expired(slot, now) {
             return None;
         }
-        let node = self.node(slot);
-        let tags = node.tags.as_deref().map_or_else(Vec::new, <[Tag]>::to_vec);
-        Some((node.value.clone(), node.expires_at, tags))
+        let tags = self
+            .entry_tags
+            .get(&slot)
+            .map_or_else(Vec::new, |tags| tags.to_vec());
+        Some((self.entry(slot).value.clone(), self.deadline_of(slot), tags))
     }
 
-    /// Inserts or overwrites `key`. An entry heavier than the shard is not stored: a previous
-    /// value is removed, and the new one reported as evicted for size.
+    /// Inserts or overwrites `key`. An entry heavier than the cache's largest entry weight is
+    /// not stored: a previous value is removed, and the new one reported as evicted for size.
     pub(crate) fn insert(
         &mut self,
         hash: u64,
@@ -689,10 +837,20 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         removed: &mut Removed<K, V>,
     ) {
         let weight = write.weight;
+        self.drain_reads();
         self.sketch.age_if_due();
         self.climb();
+        let stored = u64::from(weight) <= self.settings.max_entry_weight;
+        if stored {
+            // Every stored write counts once, new key or not. Counting first lets the sketch
+            // line's cache miss overlap the hash table's.
+            self.sketch.increment(hash);
+        }
         let ttl = write.ttl.or(self.settings.default_ttl);
         let timed = ttl.is_some() || self.settings.time_to_idle.is_some();
+        if timed {
+            self.enable_timing();
+        }
         let at = if timed { now.get() } else { 0 };
         let expires_at = ttl.map_or(NEVER, |ttl| at.saturating_add(ttl));
         let mut existing = self.find(hash, &key);
@@ -701,93 +859,66 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             self.remove_slot(slot, RemovalCause::Expired, removed);
             existing = None;
         }
-        if weight > self.settings.capacity {
+        if !stored {
             if let Some(slot) = existing {
                 self.remove_slot(slot, RemovalCause::Replaced, removed);
             }
             tracing::debug!(
                 weight,
-                capacity = self.settings.capacity,
+                max_entry_weight = self.settings.max_entry_weight,
                 "cache entry too heavy, not stored"
             );
             self.stats.evictions_size += 1;
-            removed.push((key, value, RemovalCause::Size));
+            removed.push(key, value, RemovalCause::Size);
             self.maintain(now, removed);
             return;
         }
-        match existing {
+        let slot = match existing {
             Some(slot) => {
-                let old_tags = self.node_mut(slot).tags.take();
-                if let Some(tags) = &old_tags {
-                    self.untag(slot, tags);
-                }
-                if let Some(tags) = &write.tags {
-                    self.tag(slot, tags);
-                }
-                let old_weight = self.node(slot).weight;
-                let region = self.node(slot).region;
-                let node = self.node_mut(slot);
-                let old = std::mem::replace(&mut node.value, value);
-                node.weight = weight;
-                node.expires_at = expires_at;
-                node.accessed_at = at;
-                node.tags = write.tags;
+                let region = self.entry(slot).region;
+                let old = std::mem::replace(&mut self.entry_mut(slot).value, value);
+                let links = &mut self.links[slot as usize];
+                let old_weight = u64::from(std::mem::replace(&mut links.weight, weight));
                 let list = &mut self.lists[region as usize];
-                list.weight = list.weight - old_weight + weight;
-                self.weight = self.weight - old_weight + weight;
+                list.weight = list.weight - old_weight + u64::from(weight);
+                self.weight = self.weight - old_weight + u64::from(weight);
                 self.stats.updates += 1;
                 self.stats.replacements += 1;
-                removed.push((key, old, RemovalCause::Replaced));
-                self.schedule(slot);
-                self.on_hit(slot);
+                removed.push(key, old, RemovalCause::Replaced);
+                let entry = self.entry(slot);
+                if !entry.referenced.load(Relaxed) {
+                    entry.referenced.store(true, Relaxed);
+                }
+                slot
             }
             None => {
-                let node = Node {
+                let entry = Entry {
+                    hash,
                     key,
                     value,
-                    hash,
-                    weight,
-                    region: Region::Window,
                     referenced: AtomicBool::new(false),
-                    prev: NIL,
-                    next: NIL,
-                    expires_at,
-                    accessed_at: at,
-                    queued: NEVER,
-                    tags: None,
+                    region: Region::Window,
                 };
-                let slot = match self.free.pop() {
-                    Some(slot) => {
-                        self.slots[slot as usize].node = Some(node);
-                        slot
-                    }
-                    None => {
-                        let slot = u32::try_from(self.slots.len()).unwrap_or(NIL);
-                        debug_assert!(slot != NIL, "a shard holds fewer than 2^32 - 1 entries");
-                        self.slots.push(Slot {
-                            generation: 0,
-                            node: Some(node),
-                        });
-                        slot
-                    }
-                };
-                let slots = &self.slots;
-                self.table
-                    .insert_unique(hash, slot, |&s| match &slots[s as usize].node {
-                        Some(node) => node.hash,
-                        None => 0,
-                    });
-                if let Some(tags) = &write.tags {
-                    self.tag(slot, tags);
-                }
-                self.node_mut(slot).tags = write.tags;
-                self.weight += weight;
+                let slot = self.allocate(entry, weight);
+                let entries = &self.entries;
+                self.table.insert_unique(hash, slot, |&s| {
+                    entries[s as usize].as_ref().map_or(0, |entry| entry.hash)
+                });
+                self.weight += u64::from(weight);
                 self.link_tail(Region::Window, slot);
-                self.schedule(slot);
                 self.stats.inserts += 1;
-                self.sketch.increment(hash);
                 self.sketch.ensure_capacity(self.len());
+                slot
             }
+        };
+        if existing.is_some() || write.tags.is_some() {
+            self.set_tags(slot, write.tags);
+        }
+        if self.timing_on {
+            let timing = &mut self.timing[slot as usize];
+            timing.expires_at = expires_at;
+            timing.accessed_at = at;
+            self.schedule(slot);
         }
         self.evict(removed);
         self.maintain(now, removed);
@@ -810,8 +941,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             self.remove_slot(slot, RemovalCause::Expired, removed);
             None
         } else {
-            self.remove_slot(slot, RemovalCause::Explicit, removed);
-            removed.last().map(|(_, value, _)| value.clone())
+            let (key, value) = self.take_slot(slot, RemovalCause::Explicit);
+            let out = value.clone();
+            removed.push(key, value, RemovalCause::Explicit);
+            Some(out)
         };
         self.maintain(now, removed);
         out
@@ -833,6 +966,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         self.remove_slots(slots, now, removed)
     }
 
+    /// The occupied slots, in slot order.
+    fn occupied(&self) -> impl Iterator<Item = (u32, &Entry<K, V>)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, entry)| Some((slot as u32, entry.as_ref()?)))
+    }
+
     /// Removes every live entry whose key `matches`, returning how many.
     pub(crate) fn invalidate_matching(
         &mut self,
@@ -840,13 +981,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         now: &mut LazyNow<'_>,
         removed: &mut Removed<K, V>,
     ) -> u64 {
-        let slots: Vec<u32> = (0..self.slots.len() as u32)
-            .filter(|&s| {
-                self.slots[s as usize]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| matches(&n.key))
-            })
+        let slots: Vec<u32> = self
+            .occupied()
+            .filter(|(_, entry)| matches(&entry.key))
+            .map(|(slot, _)| slot)
             .collect();
         self.remove_slots(slots, now, removed)
     }
@@ -871,14 +1009,34 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
 
     /// Removes every entry.
     pub(crate) fn clear(&mut self, now: &mut LazyNow<'_>, removed: &mut Removed<K, V>) {
-        let slots: Vec<u32> = (0..self.slots.len() as u32)
-            .filter(|&s| self.slots[s as usize].node.is_some())
-            .collect();
+        let slots: Vec<u32> = self.occupied().map(|(slot, _)| slot).collect();
         self.remove_slots(slots, now, removed);
         self.expiry.clear();
-        self.slots.clear();
+        self.entries.clear();
+        self.links.clear();
+        self.timing.clear();
         self.free.clear();
         self.table.clear();
+    }
+
+    /// Every live entry: key, value, time left and tags, with no effect on the policy.
+    pub(crate) fn live_entries(&self, now: &mut LazyNow<'_>, out: &mut Vec<LiveEntry<K, V>>) {
+        for (slot, entry) in self.occupied() {
+            let deadline = self.deadline_of(slot);
+            let left = if deadline == NEVER {
+                None
+            } else {
+                match deadline.checked_sub(now.get()) {
+                    Some(left) if left > 0 => Some(left),
+                    _ => continue,
+                }
+            };
+            let tags = self
+                .entry_tags
+                .get(&slot)
+                .map_or_else(Vec::new, |tags| tags.to_vec());
+            out.push((entry.key.clone(), entry.value.clone(), left, tags));
+        }
     }
 
     /// Checks every internal invariant, describing the first one broken.
@@ -889,17 +1047,20 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             let list = self.lists[region as usize];
             let (mut n, mut w, mut prev, mut at) = (0, 0, NIL, list.head);
             while at != NIL {
-                let node = self.node(at);
-                if node.region != region || node.prev != prev {
+                let Some(entry) = &self.entries[at as usize] else {
+                    return Err(format!("free slot {at} is linked in {region:?}"));
+                };
+                let links = self.links[at as usize];
+                if entry.region != region || links.prev != prev {
                     return Err(format!("slot {at} is mislinked in {region:?}"));
                 }
-                if self.find(node.hash, &node.key) != Some(at) {
+                if self.find(entry.hash, &entry.key) != Some(at) {
                     return Err(format!("slot {at} is not found by its key"));
                 }
                 n += 1;
-                w += node.weight;
+                w += u64::from(links.weight);
                 prev = at;
-                at = node.next;
+                at = links.next;
             }
             if prev != list.tail || n != list.len || w != list.weight {
                 return Err(format!("{region:?} list counts are off"));
@@ -920,14 +1081,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 self.weight, self.settings.capacity
             ));
         }
+        if self.timing_on && self.timing.len() != self.entries.len() {
+            return Err("the deadline slab is not as long as the entry slab".to_string());
+        }
         for (tag, slots) in &self.tags {
             for &slot in slots {
-                let tagged = self.slots[slot as usize]
-                    .node
-                    .as_ref()
-                    .and_then(|n| n.tags.as_ref())
+                let tagged = self
+                    .entry_tags
+                    .get(&slot)
                     .is_some_and(|tags| tags.iter().any(|t| t == tag));
-                if !tagged {
+                if !tagged || self.entries[slot as usize].is_none() {
                     return Err(format!("tag index lists slot {slot} under {tag:?} wrongly"));
                 }
             }
@@ -941,8 +1104,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_stays_small() {
-        // The figure the crate docs give for memory per entry (with u64 keys and values).
-        assert!(std::mem::size_of::<Slot<u64, u64>>() <= 96);
+    fn entries_and_links_stay_small() {
+        // The figures the crate docs give for memory per entry (with u64 keys and values).
+        assert_eq!(std::mem::size_of::<Option<Entry<u64, u64>>>(), 32);
+        assert_eq!(std::mem::size_of::<Links>(), 16);
     }
 }

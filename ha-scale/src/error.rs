@@ -138,6 +138,13 @@ pub enum Error {
         /// The source's reason.
         reason: String,
     },
+    /// An external metric source returned an empty series (Kubernetes' `GetExternalMetric`:
+    /// "no metrics returned from external metrics API"): the metric is invalid, not a usage of 0.
+    #[error("metric {metric}: no metrics returned from the external metrics source")]
+    EmptyExternalMetric {
+        /// The metric's position.
+        metric: usize,
+    },
     /// Every metric was invalid, or some were and the valid ones proposed a scale down: no
     /// decision (Kubernetes: "invalid metrics (n invalid out of m), first error is: ...").
     #[error("invalid metrics ({invalid} invalid out of {total}), first error is: {first}")]
@@ -226,6 +233,14 @@ pub enum Error {
     FitFailed {
         /// The model.
         model: &'static str,
+    },
+    /// A [`FittedModel`](crate::FittedModel) read back (deserialized) breaks an invariant of a
+    /// fitted model: a season of the wrong length, too few points, a parameter outside its
+    /// admissible range or a number that is not finite.
+    #[error("not a valid fitted model: {reason}")]
+    InvalidModel {
+        /// What is wrong.
+        reason: String,
     },
     /// Automatic selection had no candidate model that could be fitted; the reasons per model follow.
     #[error("no candidate model could be fitted: {reasons}")]

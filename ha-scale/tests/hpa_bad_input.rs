@@ -341,3 +341,47 @@ fn no_pods_and_no_ready_samples_are_invalid_metrics() {
         "invalid metrics (1 invalid out of 1), first error is: metric 0: unavailable: api down"
     );
 }
+
+/// Kubernetes' `GetExternalMetric` answers "no metrics returned from external metrics API" for
+/// an empty series: the metric is invalid, never a usage of 0 that scales down — and it is not
+/// fatal when another metric proposes a scale up.
+#[test]
+fn an_empty_external_series_is_an_invalid_metric_not_a_usage_of_zero() {
+    let start = Instant::now();
+    let now = start + Duration::from_secs(600);
+    let external = MetricSpec::External {
+        name: "queue".into(),
+        target: ValueTarget::Value(10.0),
+    };
+    let config = AutoscalerConfig {
+        min_replicas: 1,
+        max_replicas: 10,
+        metrics: vec![external.clone()],
+        ..Default::default()
+    };
+    let mut hpa = Autoscaler::new(config).unwrap();
+    let obs = Observation::new(5, pods(5, start), vec![MetricValue::External(vec![])]);
+    assert_eq!(
+        first_error(hpa.decide(now, &obs).unwrap_err()),
+        Error::EmptyExternalMetric { metric: 0 }
+    );
+    // With a CPU metric proposing a scale up, the empty series is reported and the scale up goes on.
+    let config = AutoscalerConfig {
+        min_replicas: 1,
+        max_replicas: 10,
+        metrics: vec![cpu(50), external],
+        ..Default::default()
+    };
+    let mut hpa = Autoscaler::new(config).unwrap();
+    let obs = Observation::new(
+        2,
+        pods(2, start),
+        vec![samples(&[0.9, 0.9], now), MetricValue::External(vec![])],
+    );
+    let decision = hpa.decide(now, &obs).unwrap();
+    assert_eq!(decision.desired_replicas, 4);
+    assert_eq!(
+        decision.metrics[1].error,
+        Some(Error::EmptyExternalMetric { metric: 1 })
+    );
+}

@@ -146,7 +146,12 @@ pub enum Error {
         metric: usize,
     },
     /// Every metric was invalid, or some were and the valid ones proposed a scale down: no
-    /// decision (Kubernetes: "invalid metrics (n invalid out of m), first error is: ...").
+    /// scale change (Kubernetes: "invalid metrics (n invalid out of m), first error is: ...").
+    ///
+    /// As Kubernetes does, the replicas are left as they are and the status still reports why:
+    /// `decision` is the status Kubernetes writes — `desired_replicas == current_replicas`,
+    /// `ScalingActive` false with `reason` (the first invalid metric's `FailedGet*Metric`) and
+    /// every metric's outcome. The recommendation and scale-event history are not changed.
     #[error("invalid metrics ({invalid} invalid out of {total}), first error is: {first}")]
     InvalidMetrics {
         /// Invalid metrics.
@@ -155,6 +160,13 @@ pub enum Error {
         total: usize,
         /// The first invalid metric's error.
         first: Box<Error>,
+        /// The `ScalingActive` false reason: the first invalid metric's
+        /// [`MetricSpec::failure_reason`](crate::MetricSpec::failure_reason)
+        /// (`FailedGetResourceMetric`, `FailedGetExternalMetric`, ...).
+        reason: crate::ConditionReason,
+        /// The decision as reported: no change, the `ScalingActive` false condition and each
+        /// metric's status.
+        decision: Box<crate::Decision>,
     },
     /// A time series was given no points.
     #[error("a time series needs at least one point, got none")]

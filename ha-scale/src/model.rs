@@ -330,9 +330,11 @@ impl FittedModel {
             }
             let p = s.params;
             let in_unit = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
-            if !(in_unit(p.alpha) && in_unit(p.gamma) && in_unit(p.phi))
-                || !(p.beta.is_finite() && (0.0..=p.alpha).contains(&p.beta))
-            {
+            let admissible = in_unit(p.alpha)
+                && in_unit(p.gamma)
+                && in_unit(p.phi)
+                && (0.0..=p.alpha).contains(&p.beta);
+            if !admissible {
                 return bad(format!(
                     "smoothing parameters α {}, β {}, γ {}, φ {} out of range",
                     p.alpha, p.beta, p.gamma, p.phi

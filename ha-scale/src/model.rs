@@ -123,7 +123,9 @@ impl ModelSpec {
     ///
     /// # Errors
     /// Bad settings, a series shorter than [`ModelSpec::min_points`], uneven spacing, a value
-    /// that is not positive for a multiplicative season, or no parameters with a finite error.
+    /// that is not positive for a multiplicative season, or no parameters with a finite error
+    /// ([`Error::FitFailed`], also when values so large that the fit overflows leave a
+    /// parameter, a state or the error not finite).
     pub fn fit(&self, series: &TimeSeries) -> Result<FittedModel> {
         self.validate()?;
         let y = series.values();
@@ -178,6 +180,12 @@ impl ModelSpec {
             step,
             last_time: series.last_time(),
         };
+        // Huge but finite values can overflow the sums into a NaN or infinite fit: refused
+        // here rather than forecast as NaN.
+        if let Err(e) = model.check() {
+            tracing::debug!(model = self.name(), error = %e, "fit is not finite");
+            return Err(Error::FitFailed { model: self.name() });
+        }
         tracing::debug!(
             model = self.name(),
             points = y.len(),
@@ -259,7 +267,6 @@ impl FittedModel {
     /// Checks the invariants a fit guarantees: a valid spec matching the fitted parts, at least
     /// [`ModelSpec::min_points`] points, a season vector of the season's length, parameters in
     /// their admissible ranges and finite numbers.
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     fn check(&self) -> Result<()> {
         let bad = |reason: String| Err(Error::InvalidModel { reason });
         self.spec.validate().map_err(|e| Error::InvalidModel {

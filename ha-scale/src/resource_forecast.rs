@@ -28,7 +28,9 @@ pub struct CapacityConfig {
     /// Seconds per unit of the series' timestamps (1 for Unix seconds, the default; 3600 for
     /// hour numbers).
     pub seconds_per_unit: f64,
-    /// Model choice; default [`SelectionConfig::default`] (no season).
+    /// Model choice; default [`SelectionConfig::default`] (no season). For a horizon longer
+    /// than the data, [`forecast_resource`] leaves out undamped trends and scores on a hold-out
+    /// instead of AICc (see there).
     pub selection: SelectionConfig,
 }
 

@@ -103,3 +103,14 @@ fn a_tampered_fitted_model_is_refused_on_deserialize_not_a_panic_in_forecast() {
     *value.pointer_mut("/inner/Linear/n").unwrap() = 0.into();
     assert!(serde_json::from_value::<FittedModel>(value).is_err());
 }
+
+/// Values so large that the least-squares sums overflow are refused with a typed error rather
+/// than fitted "successfully" with NaN forecasts (review finding 5).
+#[test]
+fn an_overflowing_fit_is_a_typed_error_not_nan_forecasts() {
+    let series = TimeSeries::regular(0, 60, vec![1e308; 4]).unwrap();
+    assert!(matches!(
+        ModelSpec::LinearTrend.fit(&series),
+        Err(ha_scale::Error::FitFailed { .. })
+    ));
+}

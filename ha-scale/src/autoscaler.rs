@@ -351,7 +351,10 @@ impl Autoscaler {
     /// [`ha_core::Error::OutOfOrder`] when `now` is earlier than a previous decision;
     /// [`Error::MetricCountMismatch`] and [`Error::DuplicatePod`] for a malformed observation;
     /// [`Error::InvalidMetrics`] when every metric is invalid, or some are and the others
-    /// propose fewer replicas than now (Kubernetes then leaves the scale alone).
+    /// propose fewer replicas than now: Kubernetes then leaves the scale alone and reports
+    /// `ScalingActive` false with the first invalid metric's `FailedGet*Metric` reason; the
+    /// error carries that reason and the unchanged [`Decision`] with its conditions and
+    /// per-metric statuses.
     pub fn decide(&mut self, now: Instant, observation: &Observation) -> Result<Decision> {
         if let Some(latest) = self.latest {
             if now < latest {
@@ -502,12 +505,30 @@ impl Autoscaler {
         }
         let proposed = best.map_or(0, |(replicas, _)| replicas);
         // All invalid, or some invalid while the valid ones would scale down: no decision.
-        if let Some((first, _)) = first_error.as_ref() {
+        // Kubernetes keeps the replicas and sets ScalingActive false with the first invalid
+        // metric's FailedGet*Metric reason; the error carries that status.
+        if let Some((first, reason)) = first_error {
             if invalid >= self.config.metrics.len() || proposed < current {
+                set(
+                    &mut decision.conditions,
+                    ConditionType::ScalingActive,
+                    false,
+                    reason,
+                );
+                tracing::debug!(
+                    invalid,
+                    total = self.config.metrics.len(),
+                    proposed,
+                    current,
+                    ?reason,
+                    "invalid metrics: no scale change"
+                );
                 return Err(Error::InvalidMetrics {
                     invalid,
                     total: self.config.metrics.len(),
-                    first: Box::new(first.clone()),
+                    first: Box::new(first),
+                    reason,
+                    decision: Box::new(decision.clone()),
                 });
             }
         }

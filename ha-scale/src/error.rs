@@ -138,8 +138,20 @@ pub enum Error {
         /// The source's reason.
         reason: String,
     },
+    /// An external metric source returned an empty series (Kubernetes' `GetExternalMetric`:
+    /// "no metrics returned from external metrics API"): the metric is invalid, not a usage of 0.
+    #[error("metric {metric}: no metrics returned from the external metrics source")]
+    EmptyExternalMetric {
+        /// The metric's position.
+        metric: usize,
+    },
     /// Every metric was invalid, or some were and the valid ones proposed a scale down: no
-    /// decision (Kubernetes: "invalid metrics (n invalid out of m), first error is: ...").
+    /// scale change (Kubernetes: "invalid metrics (n invalid out of m), first error is: ...").
+    ///
+    /// As Kubernetes does, the replicas are left as they are and the status still reports why:
+    /// `decision` is the status Kubernetes writes — `desired_replicas == current_replicas`,
+    /// `ScalingActive` false with `reason` (the first invalid metric's `FailedGet*Metric`) and
+    /// every metric's outcome. The recommendation and scale-event history are not changed.
     #[error("invalid metrics ({invalid} invalid out of {total}), first error is: {first}")]
     InvalidMetrics {
         /// Invalid metrics.
@@ -148,6 +160,13 @@ pub enum Error {
         total: usize,
         /// The first invalid metric's error.
         first: Box<Error>,
+        /// The `ScalingActive` false reason: the first invalid metric's
+        /// [`MetricSpec::failure_reason`](crate::MetricSpec::failure_reason)
+        /// (`FailedGetResourceMetric`, `FailedGetExternalMetric`, ...).
+        reason: crate::ConditionReason,
+        /// The decision as reported: no change, the `ScalingActive` false condition and each
+        /// metric's status.
+        decision: Box<crate::Decision>,
     },
     /// A time series was given no points.
     #[error("a time series needs at least one point, got none")]
@@ -226,6 +245,14 @@ pub enum Error {
     FitFailed {
         /// The model.
         model: &'static str,
+    },
+    /// A [`FittedModel`](crate::FittedModel) read back (deserialized) breaks an invariant of a
+    /// fitted model: a season of the wrong length, too few points, a parameter outside its
+    /// admissible range or a number that is not finite.
+    #[error("not a valid fitted model: {reason}")]
+    InvalidModel {
+        /// What is wrong.
+        reason: String,
     },
     /// Automatic selection had no candidate model that could be fitted; the reasons per model follow.
     #[error("no candidate model could be fitted: {reasons}")]

@@ -60,9 +60,19 @@ impl LinearFit {
         self.intercept + self.slope * x
     }
 
+    /// The mean index `x̄`.
+    pub(crate) fn x_mean(&self) -> f64 {
+        self.x_mean
+    }
+
+    /// `Σ (x − x̄)²`.
+    pub(crate) fn sxx(&self) -> f64 {
+        self.sxx
+    }
+
     /// Mean and prediction variance `h` steps after the last point.
     pub(crate) fn predict(&self, h: usize) -> (f64, f64) {
-        let x = (self.n - 1 + h) as f64;
+        let x = self.n.saturating_sub(1).saturating_add(h) as f64;
         let leverage = if self.sxx > 0.0 {
             (x - self.x_mean).powi(2) / self.sxx
         } else {
@@ -70,7 +80,7 @@ impl LinearFit {
         };
         (
             self.at(x),
-            self.sigma2 * (1.0 + 1.0 / self.n as f64 + leverage),
+            self.sigma2 * (1.0 + 1.0 / self.n.max(1) as f64 + leverage),
         )
     }
 }

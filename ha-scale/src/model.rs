@@ -123,7 +123,9 @@ impl ModelSpec {
     ///
     /// # Errors
     /// Bad settings, a series shorter than [`ModelSpec::min_points`], uneven spacing, a value
-    /// that is not positive for a multiplicative season, or no parameters with a finite error.
+    /// that is not positive for a multiplicative season, or no parameters with a finite error
+    /// ([`Error::FitFailed`], also when values so large that the fit overflows leave a
+    /// parameter, a state or the error not finite).
     pub fn fit(&self, series: &TimeSeries) -> Result<FittedModel> {
         self.validate()?;
         let y = series.values();
@@ -178,6 +180,12 @@ impl ModelSpec {
             step,
             last_time: series.last_time(),
         };
+        // Huge but finite values can overflow the sums into a NaN or infinite fit: refused
+        // here rather than forecast as NaN.
+        if let Err(e) = model.check() {
+            tracing::debug!(model = self.name(), error = %e, "fit is not finite");
+            return Err(Error::FitFailed { model: self.name() });
+        }
         tracing::debug!(
             model = self.name(),
             points = y.len(),
@@ -215,8 +223,13 @@ enum Inner {
 }
 
 /// A model fitted to a series: forecasts with prediction bands, its parameters and its fit.
+///
+/// With the `serde` feature a model deserializes through a check of every invariant a fit
+/// guarantees (see [`Error::InvalidModel`]), so a hand-edited model is refused, never a panic
+/// later in [`forecast`](FittedModel::forecast).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawFittedModel"))]
 pub struct FittedModel {
     spec: ModelSpec,
     inner: Inner,
@@ -224,7 +237,128 @@ pub struct FittedModel {
     last_time: i64,
 }
 
+/// The unchecked mirror of [`FittedModel`] that deserialization reads first.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawFittedModel {
+    spec: ModelSpec,
+    inner: Inner,
+    step: f64,
+    last_time: i64,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawFittedModel> for FittedModel {
+    type Error = Error;
+
+    fn try_from(raw: RawFittedModel) -> Result<Self> {
+        let model = FittedModel {
+            spec: raw.spec,
+            inner: raw.inner,
+            step: raw.step,
+            last_time: raw.last_time,
+        };
+        model.check()?;
+        Ok(model)
+    }
+}
+
 impl FittedModel {
+    /// Checks the invariants a fit guarantees: a valid spec matching the fitted parts, at least
+    /// [`ModelSpec::min_points`] points, a season vector of the season's length, parameters in
+    /// their admissible ranges and finite numbers.
+    fn check(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidModel { reason });
+        self.spec.validate().map_err(|e| Error::InvalidModel {
+            reason: e.to_string(),
+        })?;
+        if !(self.step.is_finite() && self.step > 0.0) {
+            return bad(format!(
+                "step {} is not a positive finite number",
+                self.step
+            ));
+        }
+        let needed = self.spec.min_points();
+        if self.len() < needed {
+            return bad(format!(
+                "{} needs at least {needed} points, the model says {}",
+                self.spec.name(),
+                self.len()
+            ));
+        }
+        let finite_non_negative = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                bad(format!("{name} {v} is not a finite non-negative number"))
+            }
+        };
+        match (&self.inner, self.spec) {
+            (Inner::Linear(l), ModelSpec::LinearTrend) => {
+                for (name, v) in [
+                    ("intercept", l.intercept),
+                    ("slope", l.slope),
+                    ("mean index", l.x_mean()),
+                ] {
+                    if !v.is_finite() {
+                        return bad(format!("{name} {v} is not finite"));
+                    }
+                }
+                finite_non_negative("sigma2", l.sigma2)?;
+                finite_non_negative("sse", l.sse)?;
+                finite_non_negative("sxx", l.sxx())?;
+            }
+            (Inner::Smoothing(s), ModelSpec::Holt { damped })
+                if s.seasonality.is_none() && s.damped == damped => {}
+            (
+                Inner::Smoothing(s),
+                ModelSpec::HoltWinters {
+                    season_length,
+                    seasonality,
+                    damped,
+                },
+            ) if s.seasonality == Some(seasonality)
+                && s.damped == damped
+                && s.season_length == season_length => {}
+            _ => {
+                return bad(format!(
+                    "the fitted parts do not match the spec {}",
+                    self.spec.name()
+                ));
+            }
+        }
+        if let Inner::Smoothing(s) = &self.inner {
+            if s.seasonality.is_some() && s.state.season.len() != s.season_length {
+                return bad(format!(
+                    "{} seasonal factors for a season of {}",
+                    s.state.season.len(),
+                    s.season_length
+                ));
+            }
+            let p = s.params;
+            let in_unit = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
+            let admissible = in_unit(p.alpha)
+                && in_unit(p.gamma)
+                && in_unit(p.phi)
+                && (0.0..=p.alpha).contains(&p.beta);
+            if !admissible {
+                return bad(format!(
+                    "smoothing parameters α {}, β {}, γ {}, φ {} out of range",
+                    p.alpha, p.beta, p.gamma, p.phi
+                ));
+            }
+            if !(s.state.level.is_finite()
+                && s.state.trend.is_finite()
+                && s.state.season.iter().all(|v| v.is_finite()))
+            {
+                return bad("a level, trend or seasonal state is not finite".into());
+            }
+            finite_non_negative("sigma2", s.sigma2)?;
+            finite_non_negative("sse", s.sse)?;
+        }
+        Ok(())
+    }
+
     /// The model fitted.
     pub fn spec(&self) -> ModelSpec {
         self.spec
@@ -256,7 +390,16 @@ impl FittedModel {
         match &self.inner {
             Inner::Smoothing(s) if s.seasonality.is_some() => {
                 let m = s.season_length;
-                Some((0..m).map(|i| s.state.season[(s.n + i) % m]).collect())
+                Some(
+                    s.state
+                        .season
+                        .iter()
+                        .copied()
+                        .cycle()
+                        .skip(s.n.checked_rem(m).unwrap_or(0))
+                        .take(m)
+                        .collect(),
+                )
             }
             _ => None,
         }

@@ -133,9 +133,19 @@ pub struct Selection {
 /// Bad settings, or no candidate could be fitted ([`Error::NoModelFits`], naming each reason).
 pub fn select_model(series: &TimeSeries, config: &SelectionConfig) -> Result<Selection> {
     config.validate()?;
+    select_among(series, config, &config.candidates())
+}
+
+/// [`select_model`] over the given candidates (a subset of `config.candidates()`), in order;
+/// `config` was validated.
+pub(crate) fn select_among(
+    series: &TimeSeries,
+    config: &SelectionConfig,
+    candidates: &[ModelSpec],
+) -> Result<Selection> {
     let mut scores = Vec::new();
     let mut best: Option<(f64, ModelSpec, Option<FittedModel>)> = None;
-    for spec in config.candidates() {
+    for &spec in candidates {
         let scored = match config.criterion {
             Criterion::Aicc => spec.fit(series).map(|m| (m.aicc(), Some(m))),
             Criterion::Holdout { points } => holdout_mse(spec, series, points).map(|s| (s, None)),

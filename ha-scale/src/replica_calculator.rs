@@ -124,6 +124,11 @@ impl<'a> ReplicaCalculator<'a> {
                 self.value_replicas(index, spec_replicas, status_replicas, *target, usage)
             }
             (MetricSpec::External { target, .. }, MetricValue::External(values)) => {
+                // GetExternalMetric: an empty list is an error ("no metrics returned from
+                // external metrics API"), so the metric is invalid rather than a usage of 0.
+                if values.is_empty() {
+                    return Err(Error::EmptyExternalMetric { metric: index });
+                }
                 // GetExternalMetricReplicas: the series are summed, capped at MaxInt64.
                 let mut usage: i128 = 0;
                 for (i, v) in values.iter().enumerate() {

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result, in_range, positive};
 use crate::interval::{Z_95, normal_cdf};
-use crate::{CapacityResource, Forecast, ModelSpec, SelectionConfig, TimeSeries, select_model};
+use crate::model_selection::select_among;
+use crate::{CapacityResource, Forecast, ModelSpec, SelectionConfig, TimeSeries};
 
 /// Seconds in a mean Gregorian year (365.2425 days).
 pub const SECONDS_PER_YEAR: f64 = 365.2425 * 86_400.0;
@@ -27,7 +28,9 @@ pub struct CapacityConfig {
     /// Seconds per unit of the series' timestamps (1 for Unix seconds, the default; 3600 for
     /// hour numbers).
     pub seconds_per_unit: f64,
-    /// Model choice; default [`SelectionConfig::default`] (no season).
+    /// Model choice; default [`SelectionConfig::default`] (no season). For a horizon longer
+    /// than the data, [`forecast_resource`] leaves out undamped trends and scores on a hold-out
+    /// instead of AICc (see there).
     pub selection: SelectionConfig,
 }
 
@@ -120,6 +123,19 @@ pub struct ResourceForecast {
 /// Forecasts one resource: picks a model by `config.selection`, forecasts the horizon and
 /// derives growth, peak factor and exhaustion.
 ///
+/// When the horizon is longer than the data, model choice is made for capacity planning rather
+/// than for the next step:
+/// - the undamped Holt and Holt-Winters candidates are not offered (unless
+///   `selection.damped` is false): a one-step criterion picks them on high-frequency data and
+///   they carry the last few steps' slope over the whole horizon;
+/// - with the default [`Criterion::Aicc`](crate::Criterion::Aicc), candidates are scored on a
+///   hold-out instead — one season when the series holds four or more, else the last quarter
+///   of the series — and the winner is refitted on the whole series (AICc again if no
+///   candidate can be fitted without the window).
+///
+/// A flat daily-seasonal series of minutes thus gets no growth and no exhaustion, where AICc
+/// alone chose undamped Holt and reported an exhaustion within two days.
+///
 /// ```
 /// use std::time::Duration;
 /// use ha_scale::{CapacityConfig, CapacityResource, ResourceUsage, TimeSeries, forecast_resource};
@@ -149,9 +165,7 @@ pub fn forecast_resource(
 ) -> Result<ResourceForecast> {
     config.validate()?;
     positive("capacity", usage.capacity)?;
-    let selection = select_model(&usage.series, &config.selection)?;
-    let model = selection.model;
-    let step_seconds = model.step() * config.seconds_per_unit;
+    let step_seconds = usage.series.step()? * config.seconds_per_unit;
     let horizon_steps = (config.horizon.as_secs_f64() / step_seconds)
         .ceil()
         .max(1.0);
@@ -163,6 +177,22 @@ pub fn forecast_resource(
         }
         .into());
     }
+    let candidates = long_horizon_candidates(
+        &config.selection,
+        horizon_steps as usize,
+        usage.series.len(),
+    );
+    let selection = match long_horizon_holdout(
+        &config.selection,
+        horizon_steps as usize,
+        usage.series.len(),
+    ) {
+        // A hold-out too long for every candidate falls back to the configured criterion.
+        Some(holdout) => select_among(&usage.series, &holdout, &candidates)
+            .or_else(|_| select_among(&usage.series, &config.selection, &candidates))?,
+        None => select_among(&usage.series, &config.selection, &candidates)?,
+    };
+    let model = selection.model;
     let forecast = model.forecast(horizon_steps as usize)?;
     let usable = usage.capacity * (1.0 - config.headroom_ratio);
 
@@ -172,7 +202,13 @@ pub fn forecast_resource(
         .then(|| model.trend_ahead(steps_per_year) / current_level - 1.0)
         .filter(|g| g.is_finite());
 
-    let peak_factor = match config.selection.season_length {
+    // The peak factor of the chosen model's season; a model without one has none (its trend
+    // over the first "season" of the forecast is not a seasonal peak).
+    let peak_factor = match config
+        .selection
+        .season_length
+        .filter(|_| model.seasonal_factors().is_some())
+    {
         Some(m) => {
             let season = model.forecast(m)?;
             let means = season.means();
@@ -230,6 +266,75 @@ pub fn forecast_resource(
         yearly_growth_ratio,
         peak_factor,
         exhaustion,
+    })
+}
+
+/// The candidates for a capacity forecast `horizon_steps` ahead of a series of `points`.
+///
+/// AICc (and any one-step score) rewards the model that best follows the *local* level and
+/// slope, which on high-frequency data is undamped Holt (or undamped Holt-Winters): it then
+/// carries the slope of the last few steps over the whole horizon, and a flat daily-seasonal
+/// series of minutes gets a yearly growth of thousands of percent and a false exhaustion within
+/// days. So when the horizon is longer than the data and damped candidates are allowed, the
+/// undamped smoothing candidates are left out: a damped trend levels off (at most `φ / (1 − φ)`
+/// = 49 steps of the current slope with `φ ≤ 0.98`), and the linear trend, whose slope is
+/// estimated from the whole series, stays. Over a horizon within the data every candidate
+/// stays. With `damped: false` the caller asked for undamped trends and gets them.
+fn long_horizon_candidates(
+    selection: &SelectionConfig,
+    horizon_steps: usize,
+    points: usize,
+) -> Vec<ModelSpec> {
+    let all = selection.candidates();
+    if !selection.damped || horizon_steps <= points {
+        return all;
+    }
+    let kept: Vec<ModelSpec> = all
+        .into_iter()
+        .filter(|spec| {
+            !matches!(
+                spec,
+                ModelSpec::Holt { damped: false } | ModelSpec::HoltWinters { damped: false, .. }
+            )
+        })
+        .collect();
+    tracing::debug!(
+        horizon_steps,
+        points,
+        candidates = kept.len(),
+        "horizon longer than the data: undamped smoothing candidates left out"
+    );
+    kept
+}
+
+/// The hold-out selection that replaces AICc for a horizon longer than the data.
+///
+/// AICc scores one-step errors only, which says little about a forecast many seasons ahead;
+/// the error forecasting a held-back window does. The window is one season when the series holds
+/// at least one more season than Holt-Winters needs, else the last quarter of the series. An
+/// explicit [`Criterion::Holdout`](crate::Criterion::Holdout), or a horizon within the data,
+/// keeps the configured criterion (`None`).
+fn long_horizon_holdout(
+    selection: &SelectionConfig,
+    horizon_steps: usize,
+    points: usize,
+) -> Option<SelectionConfig> {
+    if selection.criterion != crate::Criterion::Aicc || horizon_steps <= points {
+        return None;
+    }
+    let window = match selection.season_length {
+        Some(m) if points / m.max(1) > crate::holt_winters::HW_MIN_SEASONS => m,
+        _ => (points / 4).max(1),
+    };
+    tracing::debug!(
+        horizon_steps,
+        points,
+        window,
+        "horizon longer than the data: candidates scored on a hold-out"
+    );
+    Some(SelectionConfig {
+        criterion: crate::Criterion::Holdout { points: window },
+        ..*selection
     })
 }
 

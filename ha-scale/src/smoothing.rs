@@ -253,7 +253,14 @@ impl SmoothingFit {
         match self.seasonality {
             None => base,
             Some(kind) => {
-                let s = self.state.season[(self.n + h - 1) % self.season_length];
+                // A fit keeps `season` at `season_length` factors (and deserialization checks
+                // it); the guards keep a broken state from dividing by zero or indexing out.
+                let m = self.season_length.max(1);
+                let at = self.n.wrapping_add(h).wrapping_sub(1) % m;
+                let s = self.state.season.get(at).copied().unwrap_or(match kind {
+                    Seasonality::Additive => 0.0,
+                    Seasonality::Multiplicative => 1.0,
+                });
                 match kind {
                     Seasonality::Additive => base + s,
                     Seasonality::Multiplicative => base * s,
@@ -280,7 +287,7 @@ impl SmoothingFit {
                 if h > 1 {
                     let j = h - 1;
                     let mut c = p.alpha + p.beta * self.damped_sum(j);
-                    if seasonal && j % self.season_length == 0 {
+                    if seasonal && j.checked_rem(self.season_length) == Some(0) {
                         c += p.gamma;
                     }
                     sum_c2 += c * c;
@@ -302,6 +309,10 @@ impl SmoothingFit {
     fn simulated(&self, horizon: usize, seed: u64) -> Vec<(f64, Interval, Interval)> {
         let sd = self.sigma2.max(0.0).sqrt();
         let (m, phi, p) = (self.season_length, self.phi(), self.params);
+        if m == 0 || self.state.season.len() != m {
+            // Only a broken state (which deserialization refuses) lands here: no paths to draw.
+            return self.analytic(horizon);
+        }
         let paths = simulated_paths(m);
         let mut levels = vec![self.state.level; paths];
         let mut trends = vec![self.state.trend; paths];

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use ha_scale::{
-    Autoscaler, AutoscalerConfig, Behavior, Error, MetricSpec, MetricValue, Observation, Pod,
-    PodSample, Resource, ResourceTarget, ScalingPolicy, ScalingRules, SelectPolicy, Tolerance,
-    ValueTarget,
+    Autoscaler, AutoscalerConfig, Behavior, ConditionReason, ConditionType, Error, MetricSpec,
+    MetricValue, Observation, Pod, PodSample, Resource, ResourceTarget, ScalingPolicy,
+    ScalingRules, SelectPolicy, Tolerance, ValueTarget,
 };
 
 fn cpu(percent: u32) -> MetricSpec {
@@ -340,4 +340,119 @@ fn no_pods_and_no_ready_samples_are_invalid_metrics() {
         err.to_string(),
         "invalid metrics (1 invalid out of 1), first error is: metric 0: unavailable: api down"
     );
+}
+
+/// Kubernetes' `GetExternalMetric` answers "no metrics returned from external metrics API" for
+/// an empty series: the metric is invalid, never a usage of 0 that scales down — and it is not
+/// fatal when another metric proposes a scale up.
+#[test]
+fn an_empty_external_series_is_an_invalid_metric_not_a_usage_of_zero() {
+    let start = Instant::now();
+    let now = start + Duration::from_secs(600);
+    let external = MetricSpec::External {
+        name: "queue".into(),
+        target: ValueTarget::Value(10.0),
+    };
+    let config = AutoscalerConfig {
+        min_replicas: 1,
+        max_replicas: 10,
+        metrics: vec![external.clone()],
+        ..Default::default()
+    };
+    let mut hpa = Autoscaler::new(config).unwrap();
+    let obs = Observation::new(5, pods(5, start), vec![MetricValue::External(vec![])]);
+    assert_eq!(
+        first_error(hpa.decide(now, &obs).unwrap_err()),
+        Error::EmptyExternalMetric { metric: 0 }
+    );
+    // With a CPU metric proposing a scale up, the empty series is reported and the scale up goes on.
+    let config = AutoscalerConfig {
+        min_replicas: 1,
+        max_replicas: 10,
+        metrics: vec![cpu(50), external],
+        ..Default::default()
+    };
+    let mut hpa = Autoscaler::new(config).unwrap();
+    let obs = Observation::new(
+        2,
+        pods(2, start),
+        vec![samples(&[0.9, 0.9], now), MetricValue::External(vec![])],
+    );
+    let decision = hpa.decide(now, &obs).unwrap();
+    assert_eq!(decision.desired_replicas, 4);
+    assert_eq!(
+        decision.metrics[1].error,
+        Some(Error::EmptyExternalMetric { metric: 1 })
+    );
+}
+
+/// Kubernetes keeps the replicas when the metrics are invalid and sets `ScalingActive` false with
+/// the first invalid metric's `FailedGet*Metric` reason: that status reaches the caller with the
+/// error, for all-invalid metrics and for an invalid metric beside a scale-down proposal.
+#[test]
+fn invalid_metrics_carry_the_scaling_active_false_reason_and_the_unchanged_decision() {
+    let start = Instant::now();
+    let now = start + Duration::from_secs(600);
+    let external = MetricSpec::External {
+        name: "queue".into(),
+        target: ValueTarget::Value(10.0),
+    };
+    let config = AutoscalerConfig {
+        metrics: vec![external, cpu(50)],
+        ..Default::default()
+    };
+    let mut hpa = Autoscaler::new(config).unwrap();
+    let obs = Observation::new(
+        3,
+        pods(3, start),
+        vec![
+            MetricValue::Unavailable("api down".into()),
+            MetricValue::Unavailable("no samples".into()),
+        ],
+    );
+    match hpa.decide(now, &obs).unwrap_err() {
+        Error::InvalidMetrics {
+            invalid: 2,
+            total: 2,
+            reason,
+            decision,
+            ..
+        } => {
+            assert_eq!(reason, ConditionReason::FailedGetExternalMetric);
+            assert_eq!(decision.desired_replicas, 3);
+            assert!(!decision.rescale());
+            assert_eq!(
+                decision.reason(ConditionType::ScalingActive),
+                Some(ConditionReason::FailedGetExternalMetric)
+            );
+            assert_eq!(decision.metrics.len(), 2);
+            assert_eq!(
+                decision.metrics[1].failure,
+                Some(ConditionReason::FailedGetResourceMetric)
+            );
+        }
+        other => panic!("expected InvalidMetrics, got {other:?}"),
+    }
+    // CPU well below target (a scale down) beside an invalid external metric.
+    let obs = Observation::new(
+        3,
+        pods(3, start),
+        vec![
+            MetricValue::Unavailable("api down".into()),
+            samples(&[0.05, 0.05, 0.05], now),
+        ],
+    );
+    match hpa.decide(now, &obs).unwrap_err() {
+        Error::InvalidMetrics {
+            invalid: 1,
+            reason,
+            decision,
+            ..
+        } => {
+            assert_eq!(reason, ConditionReason::FailedGetExternalMetric);
+            assert_eq!(decision.desired_replicas, 3);
+            assert!(decision.metrics[1].proposal.is_some());
+        }
+        other => panic!("expected InvalidMetrics, got {other:?}"),
+    }
 }

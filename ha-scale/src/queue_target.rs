@@ -23,7 +23,7 @@ pub struct QueueTarget {
     pub drain_time: Duration,
     /// The fewest replicas. Default 1.
     pub min_replicas: u32,
-    /// The most replicas; at least `min_replicas`. Default 100.
+    /// The most replicas; at least 1 and at least `min_replicas`. Default 100.
     pub max_replicas: u32,
 }
 
@@ -53,6 +53,32 @@ fn positive(name: &'static str, value: f64) -> Result<f64> {
     Ok(value)
 }
 
+/// The relative slack under which a count is taken as a whole number: `f64` division leaves
+/// exact multiples a few ulps off (`2.1 / 0.3` is `7.000000000000001`), which `ceil` would
+/// otherwise turn into one replica too many.
+const WHOLE_SLACK: f64 = 1e-9;
+
+/// `⌈x⌉` for a non-negative `x`, with values within [`WHOLE_SLACK`] (relative) of a whole
+/// number taken as that number.
+fn ceil_count(x: f64) -> f64 {
+    let nearest = x.round();
+    if (x - nearest).abs() <= WHOLE_SLACK * nearest.max(1.0) {
+        nearest
+    } else {
+        x.ceil()
+    }
+}
+
+fn max_not_zero(max: u32) -> Result<()> {
+    if max == 0 {
+        return Err(ha_core::Error::Zero {
+            name: "max replicas",
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn non_negative(name: &'static str, value: f64) -> Result<f64> {
     if !value.is_finite() {
         return Err(ha_core::Error::NotFinite { name, value }.into());
@@ -73,13 +99,14 @@ impl QueueTarget {
     ///
     /// # Errors
     /// [`ha_core::Error::NotFinite`] / [`ha_core::Error::OutOfRange`] for a throughput that is
-    /// not a positive number, [`ha_core::Error::Zero`] for a zero drain time,
-    /// [`ha_core::Error::Inverted`] for min above max.
+    /// not a positive number, [`ha_core::Error::Zero`] for a zero drain time or zero max
+    /// replicas, [`ha_core::Error::Inverted`] for min above max.
     pub fn validate(&self) -> Result<()> {
         positive("per-replica throughput", self.per_replica_throughput)?;
         if self.drain_time.is_zero() {
             return Err(ha_core::Error::Zero { name: "drain time" }.into());
         }
+        max_not_zero(self.max_replicas)?;
         if self.min_replicas > self.max_replicas {
             return Err(ha_core::Error::Inverted {
                 lower: "min replicas",
@@ -94,7 +121,8 @@ impl QueueTarget {
 
     /// The replicas that drain `backlog` items within the drain time while items arrive at
     /// `arrival_rate` per second: `⌈(backlog / drain + arrival) / throughput⌉`, clamped to
-    /// `[min, max]`.
+    /// `[min, max]`. A quotient within a relative 10⁻⁹ of a whole number counts as that
+    /// number, so float error does not add a replica to an exact multiple.
     ///
     /// ```
     /// use std::time::Duration;
@@ -117,7 +145,7 @@ impl QueueTarget {
         let needed =
             (backlog / self.drain_time.as_secs_f64() + arrival) / self.per_replica_throughput;
         // `as` saturates; the clamp keeps the count within the settings.
-        let replicas = (needed.ceil() as u32).clamp(self.min_replicas, self.max_replicas);
+        let replicas = (ceil_count(needed) as u32).clamp(self.min_replicas, self.max_replicas);
         tracing::debug!(backlog, arrival, needed, replicas, "queue target");
         Ok(replicas)
     }
@@ -125,6 +153,11 @@ impl QueueTarget {
 
 /// The replicas that bring an observed latency to `target`: `⌈current × observed / target⌉`,
 /// `current` when the ratio is within `tolerance`, clamped to `[min, max]`.
+///
+/// **From zero.** With `current == 0` the proportion is always 0, so it cannot say how many
+/// replicas are needed. A non-zero `observed` latency at zero replicas means requests are
+/// waiting (as a scale-from-zero activator reports them), so the answer is at least 1; a zero
+/// `observed` latency means no demand, and the count stays at `min`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -134,11 +167,13 @@ impl QueueTarget {
 /// let t = Tolerance::default();
 /// assert_eq!(latency_target_replicas(4, ms(1500), ms(1000), t, 1, 20)?, 6);
 /// assert_eq!(latency_target_replicas(4, ms(1050), ms(1000), t, 1, 20)?, 4); // within 10%
+/// assert_eq!(latency_target_replicas(0, ms(1500), ms(1000), t, 0, 20)?, 1); // from zero
 /// # Ok::<(), ha_scale::Error>(())
 /// ```
 ///
 /// # Errors
-/// [`ha_core::Error::Zero`] for a zero target, [`ha_core::Error::Inverted`] for min above max.
+/// [`ha_core::Error::Zero`] for a zero target or a zero `max`, [`ha_core::Error::Inverted`]
+/// for min above max, and what [`Tolerance::validate`] rejects.
 pub fn latency_target_replicas(
     current: u32,
     observed: Duration,
@@ -153,6 +188,7 @@ pub fn latency_target_replicas(
         }
         .into());
     }
+    max_not_zero(max)?;
     if min > max {
         return Err(ha_core::Error::Inverted {
             lower: "min replicas",
@@ -164,10 +200,14 @@ pub fn latency_target_replicas(
     }
     tolerance.validate()?;
     let ratio = observed.as_secs_f64() / target.as_secs_f64();
-    let desired = if tolerance.is_within(ratio) {
+    let desired = if current == 0 {
+        u32::from(!observed.is_zero())
+    } else if tolerance.is_within(ratio) {
         current
     } else {
-        (f64::from(current) * ratio).ceil() as u32
+        ceil_count(f64::from(current) * ratio) as u32
     };
-    Ok(desired.clamp(min, max))
+    let replicas = desired.clamp(min, max);
+    tracing::debug!(current, ratio, desired, replicas, "latency target");
+    Ok(replicas)
 }

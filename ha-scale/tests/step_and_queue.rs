@@ -200,3 +200,62 @@ fn latency_target_scales_in_proportion() {
     assert!(latency_target_replicas(10, ms(950), Duration::ZERO, t, 2, 50).is_err());
     assert!(latency_target_replicas(10, ms(950), ms(1000), t, 5, 2).is_err());
 }
+
+#[test]
+fn queue_target_does_not_bump_an_exact_multiple_by_float_error() {
+    // 21 / 10 s = 2.1 items/s over 0.3 items/s per replica is exactly 7; f64 gives 7.000…01.
+    let target = QueueTarget {
+        per_replica_throughput: 0.3,
+        drain_time: Duration::from_secs(10),
+        min_replicas: 0,
+        max_replicas: 100,
+    };
+    assert_eq!(target.replicas(21.0, 0.0).unwrap(), 7);
+    assert_eq!(target.replicas(0.0, 2.1).unwrap(), 7);
+    // Just above an exact multiple still rounds up.
+    assert_eq!(target.replicas(21.01, 0.0).unwrap(), 8);
+    assert_eq!(target.replicas(0.0, 0.0).unwrap(), 0);
+}
+
+#[test]
+fn queue_and_latency_targets_refuse_max_replicas_zero() {
+    let target = QueueTarget {
+        min_replicas: 0,
+        max_replicas: 0,
+        ..QueueTarget::default()
+    };
+    assert!(matches!(
+        target.validate(),
+        Err(Error::Core(ha_core::Error::Zero { .. }))
+    ));
+    assert!(target.replicas(10.0, 0.0).is_err());
+    let ms = Duration::from_millis;
+    assert!(matches!(
+        latency_target_replicas(0, ms(10), ms(100), Tolerance::default(), 0, 0),
+        Err(Error::Core(ha_core::Error::Zero { .. }))
+    ));
+}
+
+#[test]
+fn latency_target_scales_up_from_zero_when_requests_wait() {
+    let ms = Duration::from_millis;
+    let t = Tolerance::default();
+    // Latency observed with no replicas means requests are waiting: at least one replica.
+    assert_eq!(
+        latency_target_replicas(0, ms(3000), ms(1000), t, 0, 20).unwrap(),
+        1
+    );
+    assert_eq!(
+        latency_target_replicas(0, ms(100), ms(1000), t, 0, 20).unwrap(),
+        1
+    );
+    assert_eq!(
+        latency_target_replicas(0, ms(3000), ms(1000), t, 3, 20).unwrap(),
+        3
+    );
+    // No latency at zero replicas is no demand: stay at zero.
+    assert_eq!(
+        latency_target_replicas(0, Duration::ZERO, ms(1000), t, 0, 20).unwrap(),
+        0
+    );
+}

@@ -176,9 +176,14 @@ pub struct Limits {
     pub min_allowed: u32,
     /// The most replicas allowed: max replicas, or the scale-up rate limit if lower.
     pub max_allowed: u32,
-    /// The scale-up rate limit that applied, if the decision was a scale up.
+    /// The scale-up rate limit. Without behavior it is always set, as in Kubernetes'
+    /// `normalizeDesiredReplicas`: `calculateScaleUpLimit` (max(2 × current, 4)) bounds
+    /// `max_allowed` on every decision, a scale down included. With behavior it is set only
+    /// when the stabilized recommendation is a scale up, the one case in which
+    /// `convertDesiredReplicasWithBehaviorRate` applies it.
     pub scale_up_limit: Option<u32>,
-    /// The scale-down rate limit that applied, if the decision was a scale down.
+    /// The scale-down rate limit. Set only with behavior, when the stabilized recommendation
+    /// is a scale down; without behavior Kubernetes has no scale-down rate limit.
     pub scale_down_limit: Option<u32>,
 }
 
@@ -707,20 +712,39 @@ impl Autoscaler {
         desired
     }
 
-    /// Checks the internal invariants; panics if one is broken. For tests and fuzzing.
-    pub fn check_invariants(&self) {
-        let latest = self.latest;
-        if let Some(latest) = latest {
-            assert!(self.recommendations.latest().is_none_or(|t| t <= latest));
-            assert!(self.events.latest().is_none_or(|t| t <= latest));
+    /// Checks the internal invariants, for tests and fuzzing: no recorded recommendation or
+    /// scale event after the latest decision, and no scale event with a zero change.
+    ///
+    /// ```
+    /// use ha_scale::{Autoscaler, AutoscalerConfig};
+    ///
+    /// let hpa = Autoscaler::new(AutoscalerConfig::default())?;
+    /// assert_eq!(hpa.check_invariants(), Ok(()));
+    /// # Ok::<(), ha_scale::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A description of the first invariant that does not hold, which is a bug. It never
+    /// panics.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        if let Some(latest) = self.latest {
+            if self.recommendations.latest().is_some_and(|t| t > latest) {
+                return Err("a recommendation is later than the latest decision".to_owned());
+            }
+            if self.events.latest().is_some_and(|t| t > latest) {
+                return Err("a scale event is later than the latest decision".to_owned());
+            }
         }
-        assert!(
-            self.events
-                .up()
-                .iter()
-                .chain(self.events.down())
-                .all(|e| e.change > 0)
-        );
+        if self
+            .events
+            .up()
+            .iter()
+            .chain(self.events.down())
+            .any(|e| e.change == 0)
+        {
+            return Err("a scale event with a zero change".to_owned());
+        }
+        Ok(())
     }
 }
 

@@ -1091,7 +1091,7 @@ impl Rules {
             Some(self.reason),
             "{name}"
         );
-        hpa.check_invariants();
+        assert_eq!(hpa.check_invariants(), Ok(()));
     }
 }
 
@@ -1706,6 +1706,12 @@ fn no_behavior_stabilization_and_scale_up_limit() {
         d.reason(ConditionType::AbleToScale),
         Some(ConditionReason::SucceededRescale)
     );
+    // Without behavior, calculateScaleUpLimit bounds the maximum on every decision, a scale
+    // down included (32 → 2: limit 64), and there is no scale-down limit (review finding 9).
+    let limits = d.limits.unwrap();
+    assert_eq!(limits.scale_up_limit, Some(64));
+    assert_eq!(limits.max_allowed, 64);
+    assert_eq!(limits.scale_down_limit, None);
     let d = hpa
         .decide(
             now + Duration::from_secs(340),
@@ -1717,7 +1723,7 @@ fn no_behavior_stabilization_and_scale_up_limit() {
         Some(ConditionReason::SucceededRescale)
     );
     assert_eq!(d.desired_replicas, 2);
-    hpa.check_invariants();
+    assert_eq!(hpa.check_invariants(), Ok(()));
 }
 
 /// TestStoreScaleEvents: events older than the longest policy period are marked outdated and

@@ -141,7 +141,7 @@ fn run(hpa: &mut Autoscaler, initial: u32, steps: &[Step]) -> Trace {
             Err(ha_scale::Error::InvalidMetrics { .. }) => {}
             Err(other) => panic!("unexpected error {other}"),
         }
-        hpa.check_invariants();
+        assert_eq!(hpa.check_invariants(), Ok(()));
     }
     trace
 }

@@ -2,24 +2,12 @@
 //! `--serve` driven by `redis-benchmark` and a real Redis client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// The example binary cargo built beside this test.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let path = deps.join("../examples/cluster");
-    assert!(
-        path.exists(),
-        "{} missing: build it with `cargo test --all-features` (examples build with the tests)",
-        path.display()
-    );
-    path
-}
 
 /// Kills the child when the test ends, passed or failed.
 struct Guard(Child);
@@ -57,7 +45,7 @@ fn run_within(mut cmd: Command, limit: Duration) -> (bool, String) {
 }
 
 fn quick_script_checks(extra: &[&str]) {
-    let mut cmd = Command::new(example());
+    let mut cmd = Command::new(support::example_binary("cluster"));
     cmd.args(extra);
     cmd.args([
         "--quick",
@@ -104,27 +92,12 @@ fn quick_script_with_node_processes_loses_no_acknowledged_write() {
     quick_script_checks(&["--processes"]);
 }
 
-fn on_path(binary: &str) -> bool {
-    Command::new(binary)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 #[test]
 fn serve_answers_redis_benchmark_and_a_redis_client() {
-    if !on_path("redis-benchmark") {
-        let required = std::env::var("HA_REQUIRE_ENGINES").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "redis-benchmark is required (HA_REQUIRE_ENGINES=1) but not on PATH"
-        );
-        eprintln!("skipped: redis-benchmark not on PATH (bash .ci/services installs redis-tools)");
+    if !support::engines(&["redis-benchmark"], &["HA_REQUIRE_ENGINES"]) {
         return;
     }
-    let child = Command::new(example())
+    let child = Command::new(support::example_binary("cluster"))
         .args(["--serve", "--timeout-ms", "5000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -7,27 +7,12 @@
 //! in which case it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn etcd_available() -> bool {
-    Command::new("etcd")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The example binary cargo built for this test run: `target/<profile>/examples/failover`.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join("examples").join("failover")
-}
 
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.split(' ')
@@ -36,20 +21,10 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 #[test]
 fn failover_through_etcd_has_exactly_one_primary_per_epoch() {
-    if !etcd_available() {
-        assert!(
-            std::env::var("HA_REQUIRE_ENGINES").as_deref() != Ok("1"),
-            "etcd is not installed and HA_REQUIRE_ENGINES=1"
-        );
-        eprintln!("skipped: no etcd binary on PATH");
+    if !support::engines(&["etcd"], &["HA_REQUIRE_ENGINES"]) {
         return;
     }
-    let binary = example_binary();
-    assert!(
-        binary.exists(),
-        "{} not built (cargo builds examples for integration tests)",
-        binary.display()
-    );
+    let binary = support::example_binary("failover");
     let mut child = Command::new(&binary)
         .arg("--short")
         .stdout(Stdio::piped())

@@ -11,6 +11,7 @@
 #[path = "../examples/redis_shards/servers.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod servers;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,35 +23,6 @@ use redis::Commands;
 use servers::{RedisServer, free_port, wait_for_ping};
 
 const KEYS: usize = 2_000;
-
-/// Whether every binary is on the PATH; if not, fails when the environment requires the
-/// engines and otherwise says why the test is skipped.
-fn engines(binaries: &[&str], require_vars: &[&str]) -> bool {
-    let missing: Vec<&str> = binaries
-        .iter()
-        .copied()
-        .filter(|b| {
-            Command::new(b)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_err()
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let required = require_vars
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|x| x == "1"));
-    assert!(
-        !required,
-        "{missing:?} not found, and {require_vars:?} asks for them"
-    );
-    eprintln!("skipped: {missing:?} not found on the PATH");
-    false
-}
 
 /// A child process killed on drop, with a file removed on drop.
 struct Guard {
@@ -214,7 +186,7 @@ fn check_lines(lines: &[Line]) {
 
 #[test]
 fn twemproxy_places_every_key_where_ha_ketama_does_servers_named_by_address() {
-    if !engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
+    if !support::engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
         return;
     }
     check_pool(&[1, 1, 1], None);
@@ -222,7 +194,7 @@ fn twemproxy_places_every_key_where_ha_ketama_does_servers_named_by_address() {
 
 #[test]
 fn twemproxy_places_every_key_where_ha_ketama_does_named_weighted_servers() {
-    if !engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
+    if !support::engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
         return;
     }
     check_pool(&[1, 2, 3, 1], Some(&["alpha", "beta", "gamma", "delta"]));
@@ -232,7 +204,7 @@ fn twemproxy_places_every_key_where_ha_ketama_does_named_weighted_servers() {
 /// not 160 (see `HashRing`'s ketama docs); ha reproduces it.
 #[test]
 fn twemproxy_places_every_key_where_ha_ketama_does_at_25_servers() {
-    if !engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
+    if !support::engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
         return;
     }
     check_pool(&[1; 25], None);
@@ -242,7 +214,7 @@ fn twemproxy_places_every_key_where_ha_ketama_does_at_25_servers() {
 /// `KetamaName::Address` does too. Runs when port 11211 is free.
 #[test]
 fn twemproxy_places_every_key_where_ha_ketama_does_with_a_server_on_port_11211() {
-    if !engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
+    if !support::engines(&["redis-server", "nutcracker"], &["HA_REQUIRE_ENGINES"]) {
         return;
     }
     if std::net::TcpListener::bind("127.0.0.1:11211").is_err() {
@@ -264,17 +236,9 @@ fn twemproxy_places_every_key_where_ha_ketama_does_with_a_server_on_port_11211()
     check_lines(&lines);
 }
 
-/// The example binary cargo built beside this test.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join("examples").join(name)
-}
-
 /// Runs the example with `args`, with a time limit; returns its stdout.
 fn run_example(args: &[&str], limit: Duration) -> String {
-    let path = example("redis_shards");
-    assert!(path.exists(), "{} not built", path.display());
+    let path = support::example_binary("redis_shards");
     let mut child = Command::new(&path)
         .args(args)
         .stdout(Stdio::piped())
@@ -337,7 +301,7 @@ fn assert_join_invariants(out: &str) {
 
 #[test]
 fn example_join_keeps_every_key_readable() {
-    if !engines(
+    if !support::engines(
         &["redis-server"],
         &["HA_REQUIRE_ENGINES", "HA_REQUIRE_REDIS"],
     ) {
@@ -349,7 +313,7 @@ fn example_join_keeps_every_key_readable() {
 
 #[test]
 fn example_join_with_the_cache_keeps_every_key_readable() {
-    if !engines(
+    if !support::engines(
         &["redis-server"],
         &["HA_REQUIRE_ENGINES", "HA_REQUIRE_REDIS"],
     ) {

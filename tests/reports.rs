@@ -6,30 +6,14 @@
 //! `cargo build --examples --all-features`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The longest an example may take in a debug build on a loaded machine.
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// `target/<profile>/examples/NAME`, beside this test's `deps` directory.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let path = deps
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test` without a target filter, or \
-         `cargo build --examples --all-features` first",
-        path.display()
-    );
-    path
-}
 
 /// A fresh directory under the system's temporary one, removed when dropped.
 struct TempDir(PathBuf);
@@ -51,7 +35,7 @@ impl Drop for TempDir {
 
 /// Runs the example with `args`, killing it past [`LIMIT`]; its output, checked successful.
 fn run(name: &str, args: &[&str]) -> String {
-    let mut child = Command::new(example(name))
+    let mut child = Command::new(support::example_binary(name))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -155,7 +139,7 @@ fn capacity_report_refuses_a_bad_csv_with_its_line() {
         "timestamp,storage_gib\n2026-01-01,10\n2026-01-02,oops\n",
     )
     .unwrap();
-    let output = Command::new(example("capacity_report"))
+    let output = Command::new(support::example_binary("capacity_report"))
         .args([
             "--input",
             csv.to_str().unwrap(),

@@ -15,7 +15,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ha::core::{Node, NodeId};
 use ha::shard::{HashRing, KetamaName, Placement};
@@ -236,41 +236,6 @@ fn twemproxy_places_every_key_where_ha_ketama_does_with_a_server_on_port_11211()
     check_lines(&lines);
 }
 
-/// Runs the example with `args`, with a time limit; returns its stdout.
-fn run_example(args: &[&str], limit: Duration) -> String {
-    let path = support::example_binary("redis_shards");
-    let mut child = Command::new(&path)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the example ran over {limit:?}:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "the example failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 /// The figure after `label` in the example's output.
 fn figure(out: &str, label: &str) -> u64 {
     let at = out
@@ -307,7 +272,7 @@ fn example_join_keeps_every_key_readable() {
     ) {
         return;
     }
-    let out = run_example(&["--quick"], Duration::from_secs(90));
+    let out = support::run_example("redis_shards", &["--quick"], Duration::from_secs(90));
     assert_join_invariants(&out);
 }
 
@@ -319,7 +284,11 @@ fn example_join_with_the_cache_keeps_every_key_readable() {
     ) {
         return;
     }
-    let out = run_example(&["--quick", "--cache", "--named"], Duration::from_secs(90));
+    let out = support::run_example(
+        "redis_shards",
+        &["--quick", "--cache", "--named"],
+        Duration::from_secs(90),
+    );
     assert_join_invariants(&out);
     assert!(out.contains("L1:"), "{out}");
 }

@@ -9,8 +9,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The longest an example may take in a debug build on a loaded machine.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -35,36 +35,7 @@ impl Drop for TempDir {
 
 /// Runs the example with `args`, killing it past [`LIMIT`]; its output, checked successful.
 fn run(name: &str, args: &[&str]) -> String {
-    let mut child = Command::new(support::example_binary(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} took longer than {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr);
-    assert!(
-        status.success(),
-        "{name} failed ({status}):\n{stdout}\n{stderr}"
-    );
-    stdout
+    support::run_example(name, args, LIMIT)
 }
 
 /// A file that exists and holds at least `min` bytes, starting with `magic`.

@@ -1,9 +1,10 @@
-//! What the example-running integration tests share: where cargo put an example's binary, and
-//! whether the engines a test talks to are installed.
+//! What the example-running integration tests share: where cargo put an example's binary,
+//! whether the engines a test talks to are installed, and a run of an example within a limit.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `target/<profile>/examples/NAME`, beside this test's `deps` directory: the example binary
 /// cargo built with the tests.
@@ -51,4 +52,37 @@ pub(crate) fn engines(binaries: &[&str], require_vars: &[&str]) -> bool {
     );
     eprintln!("skipped: {missing:?} not found on the PATH (bash .ci/services installs them)");
     false
+}
+
+/// Runs the example `name` with `args`, killing it past `limit`; its stdout, checked successful
+/// (a failure or a timeout panics with both outputs).
+pub(crate) fn run_example(name: &str, args: &[&str], limit: Duration) -> String {
+    let mut child = Command::new(example_binary(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{name} ran over {limit:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

@@ -3,7 +3,7 @@
 //!
 //! [`EndpointSet::drain`](crate::EndpointSet::drain) starts a drain; from then on the endpoint is
 //! never picked. [`EndpointSet::poll_drained`](crate::EndpointSet::poll_drained) reports each
-//! drained endpoint once, as a [`Drained`], and removes it from the set;
+//! drained endpoint once, as a [`Drained`](crate::Drained), and removes it from the set;
 //! [`EndpointSet::poll_timeout`](crate::EndpointSet::poll_timeout) says when the next drain
 //! timeout falls. The default timeout is 300 s, as AWS load balancers' deregistration delay.
 //!

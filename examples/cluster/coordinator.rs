@@ -625,13 +625,7 @@ impl Coordinator {
                                 Ok(Response::Ack { .. }) => Ok(AbdReply::Ack(tagged.tag)),
                                 Ok(_) => Err(CallError::Protocol),
                                 Err(e) => {
-                                    this.hints.lock().store(
-                                        node.clone(),
-                                        key,
-                                        item,
-                                        Instant::now(),
-                                    );
-                                    this.metrics.hints_stored.fetch_add(1, Ordering::Relaxed);
+                                    this.store_hint(node.clone(), key, item);
                                     Err(e)
                                 }
                             }

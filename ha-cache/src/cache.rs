@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 
 use crate::builder::Weigher;
 use crate::cache_entry::{CacheEntry, Iter};
-use crate::expiry::{LazyNow, NEVER, Timer, nanos};
+use crate::expiry::{LazyNow, Timer, nanos};
 use crate::listener::{Listener, Removed};
 use crate::shard::{Shard, ShardSettings, Tag, Write};
 use crate::single_flight::{Flights, LoadError, Role, SharedLoad, block_on};
@@ -249,10 +249,8 @@ where
     pub(crate) fn peek_entry(&self, key: &K) -> Option<(V, Option<Duration>, Vec<Tag>)> {
         let hash = self.hash(key);
         let mut now = LazyNow::new(&self.inner.timer);
-        let (value, expires_at, tags) = self.shard(hash).read().peek_entry(hash, key, &mut now)?;
-        let ttl = (expires_at != NEVER)
-            .then(|| Duration::from_nanos(expires_at.saturating_sub(now.get())));
-        Some((value, ttl, tags))
+        let (value, left, tags) = self.shard(hash).read().peek_entry(hash, key, &mut now)?;
+        Some((value, left.map(Duration::from_nanos), tags))
     }
 
     fn weigh(&self, key: &K, value: &V) -> u32 {

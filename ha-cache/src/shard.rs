@@ -802,27 +802,37 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         (!self.is_expired(slot, now)).then(|| self.entry(slot).value.clone())
     }
 
-    /// The live entry of `key` with its time-to-live deadline ([`NEVER`] for none) and its
-    /// tags, with no effect on statistics or the policy (for a primary's snapshot).
+    /// The live entry of `key`: its value, the nanoseconds it has left (`None`: no deadline) and
+    /// its tags, with no effect on statistics or the policy (for a primary's snapshot).
     pub(crate) fn peek_entry<Q>(
         &self,
         hash: u64,
         key: &Q,
         now: &mut LazyNow<'_>,
-    ) -> Option<(V, u64, Vec<Tag>)>
+    ) -> Option<(V, Option<u64>, Vec<Tag>)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let slot = self.find(hash, key)?;
-        if self.is_expired(slot, now) {
-            return None;
-        }
+        let (left, tags) = self.life_left(slot, now)?;
+        Some((self.entry(slot).value.clone(), left, tags))
+    }
+
+    /// The nanoseconds the entry in `slot` has left (`None`: no deadline) and its tags, or
+    /// `None` when it has expired.
+    fn life_left(&self, slot: u32, now: &mut LazyNow<'_>) -> Option<(Option<u64>, Vec<Tag>)> {
+        let deadline = self.deadline_of(slot);
+        let left = if deadline == NEVER {
+            None
+        } else {
+            Some(deadline.checked_sub(now.get()).filter(|&left| left > 0)?)
+        };
         let tags = self
             .entry_tags
             .get(&slot)
             .map_or_else(Vec::new, |tags| tags.to_vec());
-        Some((self.entry(slot).value.clone(), self.deadline_of(slot), tags))
+        Some((left, tags))
     }
 
     /// Inserts or overwrites `key`. An entry heavier than the cache's largest entry weight is
@@ -1022,20 +1032,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     /// Every live entry: key, value, time left and tags, with no effect on the policy.
     pub(crate) fn live_entries(&self, now: &mut LazyNow<'_>, out: &mut Vec<LiveEntry<K, V>>) {
         for (slot, entry) in self.occupied() {
-            let deadline = self.deadline_of(slot);
-            let left = if deadline == NEVER {
-                None
-            } else {
-                match deadline.checked_sub(now.get()) {
-                    Some(left) if left > 0 => Some(left),
-                    _ => continue,
-                }
-            };
-            let tags = self
-                .entry_tags
-                .get(&slot)
-                .map_or_else(Vec::new, |tags| tags.to_vec());
-            out.push((entry.key.clone(), entry.value.clone(), left, tags));
+            if let Some((left, tags)) = self.life_left(slot, now) {
+                out.push((entry.key.clone(), entry.value.clone(), left, tags));
+            }
         }
     }
 
